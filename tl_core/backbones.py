@@ -103,7 +103,7 @@ BACKBONES: dict[str, Backbone] = {
             name="efficientnet_lite0",
             display_name="EfficientNet-Lite0",
             default_size=128, sizes=(96, 128, 160, 224), min_size=32,
-            preprocessing="tf", params=3_413_024, feature_dim=1280,
+            preprocessing="tf_lite", params=3_413_024, feature_dim=1280,
             weight_source=OFFLINE, keras_weight_file="", mult_adds_224=407,
             block_pattern=r"block(\d+[a-z])_", build_fn=_ours_efficientnet_lite0,
         ),

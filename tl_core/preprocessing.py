@@ -10,11 +10,12 @@ from keras import ops
 
 # Pixel convention of each weight family.
 #   "tf":    x / 127.5 - 1, range [-1, 1] (TF-slim and Keras MobileNet).
+#   "tf_lite": (x - 127) / 128, the EfficientNet-Lite reference normalisation.
 #   "torch": x / 255, minus the ImageNet mean, divided by its std (torchvision).
 #   "caffe": RGB to BGR, minus the ImageNet mean in [0, 255] (Keras ResNet50, VGG16).
 #   "none":  unchanged; the backbone rescales inside itself (Keras EfficientNet,
 #            MobileNetV3).
-PREPROCESSING_KINDS = ("tf", "torch", "caffe", "none")
+PREPROCESSING_KINDS = ("tf", "tf_lite", "torch", "caffe", "none")
 
 IMAGENET_MEAN_RGB = (0.485, 0.456, 0.406)
 IMAGENET_STD_RGB = (0.229, 0.224, 0.225)
@@ -38,6 +39,8 @@ class BackbonePreprocess(keras.layers.Layer):
         x = ops.cast(inputs, "float32")
         if self.kind == "tf":
             return x / 127.5 - 1.0
+        if self.kind == "tf_lite":
+            return (x - 127.0) / 128.0
         if self.kind == "torch":
             mean = ops.convert_to_tensor(IMAGENET_MEAN_RGB, "float32")
             std = ops.convert_to_tensor(IMAGENET_STD_RGB, "float32")

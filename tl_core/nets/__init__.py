@@ -1,0 +1,1 @@
+"""Keras definitions of backbones whose ImageNet weights come from PyTorch files."""
