@@ -37,6 +37,7 @@ WORKER_FILE = "worker.json"
 SUPERVISOR_LOCK = ".supervisor.lock"
 DEFAULT_MAX_WORKERS = int(os.environ.get("TL_MAX_WORKERS", "2"))
 POLL_SECONDS = 0.5
+SUPERVISOR_START_SECONDS = 10.0
 
 
 @dataclass
@@ -186,12 +187,21 @@ def ensure_supervisor(folder_root: Path) -> None:
     folder_root.mkdir(parents=True, exist_ok=True)
     if supervisor_alive(folder_root):
         return
-    subprocess.Popen(
+    process = subprocess.Popen(
         [sys.executable, "-m", "tl_core.jobs", str(folder_root)],
         stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
         stderr=open(folder_root / ".supervisor.log", "a"),
         start_new_session=True, cwd=os.getcwd(),
     )
+    # Wait until the supervisor holds its lock, so that run_status() reads the
+    # new job as queued rather than interrupted.
+    deadline = time.monotonic() + SUPERVISOR_START_SECONDS
+    while time.monotonic() < deadline and process.poll() is None:
+        if supervisor_alive(folder_root):
+            return
+        time.sleep(0.05)
+    if not supervisor_alive(folder_root):
+        log.warning("Queue supervisor for %s did not start within %s s", folder_root, SUPERVISOR_START_SECONDS)
 
 
 def queued_folders(folder_root: Path) -> list[Path]:
@@ -211,26 +221,41 @@ def supervise(folder_root: Path, max_workers: int = DEFAULT_MAX_WORKERS) -> None
     """Run queued jobs until none is left. Only one supervisor per root holds the lock."""
     lock = open(folder_root / SUPERVISOR_LOCK, "a")
     try:
+        while _acquire(lock):
+            try:
+                _run_queue(folder_root, max_workers)
+            finally:
+                fcntl.flock(lock, fcntl.LOCK_UN)
+            # submit() writes job.json before it checks for a live supervisor,
+            # so a job queued while this one was about to exit is seen here.
+            if not queued_folders(folder_root):
+                return
+    finally:
+        lock.close()
+
+
+def _acquire(lock) -> bool:
+    try:
         fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
-        return
+        return False
+    return True
+
+
+def _run_queue(folder_root: Path, max_workers: int) -> None:
     workers: dict[Path, subprocess.Popen] = {}
-    try:
-        while True:
-            for folder, process in list(workers.items()):
-                if process.poll() is not None:
-                    log.info("Worker for %s exited with %s", folder.name, process.returncode)
-                    del workers[folder]
-            pending = [folder for folder in queued_folders(folder_root) if folder not in workers]
-            while pending and len(workers) < max_workers:
-                folder = pending.pop(0)
-                workers[folder] = start_worker(folder)
-            if not workers and not pending:
-                return
-            time.sleep(POLL_SECONDS)
-    finally:
-        fcntl.flock(lock, fcntl.LOCK_UN)
-        lock.close()
+    while True:
+        for folder, process in list(workers.items()):
+            if process.poll() is not None:
+                log.info("Worker for %s exited with %s", folder.name, process.returncode)
+                del workers[folder]
+        pending = [folder for folder in queued_folders(folder_root) if folder not in workers]
+        while pending and len(workers) < max_workers:
+            folder = pending.pop(0)
+            workers[folder] = start_worker(folder)
+        if not workers and not pending:
+            return
+        time.sleep(POLL_SECONDS)
 
 
 def start_worker(folder: Path) -> subprocess.Popen:

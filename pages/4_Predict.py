@@ -1,0 +1,324 @@
+"""Predict page: classify uploaded or test images with a trained run, and
+show the Grad-CAM heat map of each prediction.
+
+TensorFlow is imported only when an image is to be classified (through
+`tl_core.predict.load_run_model` and `tl_core.explain`), never to draw the page.
+"""
+
+import csv
+import logging
+from datetime import datetime
+from pathlib import Path
+
+import numpy as np
+import plotly.graph_objects as go
+import streamlit as st
+from PIL import Image
+
+from tl_core import jobs, runs
+from tl_core.backbones import BACKBONES
+from tl_core.errors import ImageDecodeError, TLError
+from tl_core.images import IMAGE_EXTENSIONS, decode_image
+from tl_core.predict import decode_upload, has_model
+from ui import state
+from ui.i18n import current_language, has_key, t
+from ui.sidebar import page_setup
+
+log = logging.getLogger(__name__)
+
+USABLE_STATUSES = (runs.STATUS_FINISHED, runs.STATUS_STOPPED)
+TRAIN_PAGE = "pages/2_Train.py"
+MAX_IMAGES = 8  # images analysed per rerun; each costs a forward and a backward pass
+TEST_THUMBNAILS = 12
+THUMBNAILS_PER_ROW = 6
+THUMBNAIL_PIXELS = 120
+DISPLAY_PIXELS = 320
+UPLOAD_TYPES = sorted(extension.lstrip(".") for extension in IMAGE_EXTENSIONS)
+PICKED_KEY = "predict.picked"
+
+
+def main() -> None:
+    page_setup("predict.title")
+    st.title(t("predict.title"))
+
+    candidates = [
+        info for info in jobs.list_runs()
+        if info.status in USABLE_STATUSES and has_model(info.folder)
+    ]
+    if not candidates:
+        st.info(t("predict.no_runs"))
+        st.page_link(TRAIN_PAGE, label=t("results.go_train"), icon=":material/model_training:",
+                     query_params=state.link_query_params())
+        return
+
+    info = pick_run(candidates)
+    classes = runs.read_json(info.folder / "labels.json") or []
+    top_k = st.slider(t("predict.top_k"), min_value=1, max_value=max(len(classes), 2),
+                      value=min(5, max(len(classes), 1)), key="predict.top_k")
+
+    images = choose_images(info)
+    if not images:
+        st.caption(t("predict.choose_prompt"))
+        return
+    if len(images) > MAX_IMAGES:
+        st.warning(t("predict.too_many", shown=MAX_IMAGES, total=len(images)))
+        images = images[:MAX_IMAGES]
+    for index, (name, image, true_label) in enumerate(images):
+        st.divider()
+        show_prediction(info, index, name, image, true_label, top_k)
+
+
+# Run choice ----------------------------------------------------------------
+
+
+def run_label(info: jobs.RunInfo) -> str:
+    """Return backbone, mode, start time, id suffix and test accuracy of a run."""
+    config = info.config
+    spec = BACKBONES.get(config.get("backbone"))
+    backbone = spec.display_name if spec else config.get("backbone", "?")
+    mode = config.get("mode", "?")
+    mode = t(f"mode.{mode}") if has_key(f"mode.{mode}") else mode
+    try:
+        started = datetime.strptime(info.run_id[:15], "%Y%m%d-%H%M%S").strftime("%m-%d %H:%M")
+    except ValueError:
+        started = info.run_id[:15]
+    accuracy = (info.summary or {}).get("test_accuracy")
+    score = t("predict.run_accuracy", accuracy=accuracy) if accuracy is not None else ""
+    return f"{backbone} · {mode} · {started} · {info.run_id[-4:]}{score}"
+
+
+def pick_run(candidates: list[jobs.RunInfo]) -> jobs.RunInfo:
+    """Draw the run picker; the default is the run with the best test accuracy."""
+    def accuracy(info: jobs.RunInfo) -> float:
+        value = (info.summary or {}).get("test_accuracy")
+        return -1.0 if value is None else value
+
+    best = max(range(len(candidates)), key=lambda index: accuracy(candidates[index]))
+    by_id = {info.run_id: info for info in candidates}
+    labels = {info.run_id: run_label(info) for info in candidates}
+    run_id = st.selectbox(
+        t("predict.pick_run"), options=list(by_id), index=best,
+        format_func=labels.get, key="predict.run",
+    )
+    return by_id[run_id]
+
+
+# Image choice --------------------------------------------------------------
+
+
+def choose_images(info: jobs.RunInfo) -> list[tuple[str, Image.Image, str | None]]:
+    """Return (name, decoded RGB image, true class or None) from uploads or the test split."""
+    labels = {option: t(f"predict.source.{option}") for option in ("upload", "test")}
+    source = st.radio(
+        t("predict.source"), options=list(labels), horizontal=True,
+        format_func=labels.get, key="predict.source",
+    )
+    if source == "upload":
+        return uploaded_images()
+    return picked_test_image(info)
+
+
+def uploaded_images() -> list[tuple[str, Image.Image, None]]:
+    uploads = st.file_uploader(
+        t("predict.upload"), type=UPLOAD_TYPES, accept_multiple_files=True,
+        key="predict.uploads", help=t("predict.upload_help"),
+    ) or []
+    images = []
+    for upload in uploads:
+        try:
+            images.append((upload.name, decode_upload(upload.name, upload.getvalue()), None))
+        except ImageDecodeError as error:
+            st.error(t("predict.bad_image", name=upload.name, reason=decode_reason(error)))
+    return images
+
+
+def decode_reason(error: ImageDecodeError) -> str:
+    """Return why an image cannot be decoded, in the session's language.
+
+    English keeps tl_core's detailed reason. Chinese uses the short label of
+    the error code that the Data page shows for skipped files, when one exists.
+    """
+    code = getattr(error, "code", None)
+    reason = getattr(error, "reason", None) or str(error)
+    if current_language() == "zh" and code and has_key(f"skip.{code}"):
+        return t(f"skip.{code}")
+    return reason
+
+
+def picked_test_image(info: jobs.RunInfo) -> list[tuple[str, Image.Image, str]]:
+    """Show thumbnails of the run's test images; return the one picked, decoded."""
+    rows = read_test_rows(info.folder)
+    root = dataset_root(info.folder)
+    if not rows:
+        st.caption(t("predict.no_test_images"))
+        return []
+    if root is None or not root.is_dir():
+        st.warning(t("predict.dataset_missing", root=str(root or "?")))
+        return []
+
+    # Misclassified images come first, because they are the interesting ones to explain.
+    rows = sorted(rows, key=lambda row: row["true_label"] == row["predicted_label"])
+    st.caption(t("predict.test_hint", count=min(TEST_THUMBNAILS, len(rows)), total=len(rows)))
+    picked = st.session_state.get(PICKED_KEY, {}).get(info.run_id)
+    shown = rows[:TEST_THUMBNAILS]
+    for start in range(0, len(shown), THUMBNAILS_PER_ROW):
+        columns = st.columns(THUMBNAILS_PER_ROW)
+        for column, row in zip(columns, shown[start : start + THUMBNAILS_PER_ROW]):
+            with column:
+                thumbnail_with_button(info.run_id, root, row, selected=row["path"] == picked)
+
+    picked = st.session_state.get(PICKED_KEY, {}).get(info.run_id)
+    true_labels = {row["path"]: row["true_label"] for row in rows}
+    if picked not in true_labels:
+        return []
+    try:
+        return [(picked, decode_image(root / picked), true_labels[picked])]
+    except ImageDecodeError as error:
+        st.error(t("predict.bad_image", name=picked, reason=decode_reason(error)))
+        return []
+
+
+def thumbnail_with_button(run_id: str, root: Path, row: dict, selected: bool) -> None:
+    thumbnail = load_thumbnail(root / row["path"])
+    if thumbnail is None:
+        st.caption(t("predict.thumbnail_missing", path=row["path"]))
+        return
+    st.image(thumbnail, caption=row["true_label"], width="stretch")
+    st.button(
+        t("predict.picked") if selected else t("predict.pick"),
+        key=f"predict.pick.{run_id}.{row['path']}",
+        type="primary" if selected else "secondary",
+        on_click=_remember_pick, args=(run_id, row["path"]),
+        width="stretch",
+    )
+
+
+def _remember_pick(run_id: str, path: str) -> None:
+    st.session_state.setdefault(PICKED_KEY, {})[run_id] = path
+
+
+def read_test_rows(folder: Path) -> list[dict]:
+    path = folder / "test_predictions.csv"
+    if not path.is_file():
+        return []
+    with open(path, newline="", encoding="utf-8") as handle:
+        return list(csv.DictReader(handle))
+
+
+def dataset_root(folder: Path) -> Path | None:
+    root = ((runs.read_json(folder / "config.json") or {}).get("dataset") or {}).get("root")
+    return Path(root) if root else None
+
+
+def load_thumbnail(path: Path) -> np.ndarray | None:
+    try:
+        modified_ns = path.stat().st_mtime_ns
+    except OSError:
+        return None
+    return _thumbnail(str(path), modified_ns)
+
+
+@st.cache_data(max_entries=256, show_spinner=False)
+def _thumbnail(path: str, modified_ns: int) -> np.ndarray | None:
+    try:
+        image = decode_image(path)
+    except ImageDecodeError as error:
+        log.info("No thumbnail for %s: %s", path, error)
+        return None
+    return np.asarray(display_copy(image, THUMBNAIL_PIXELS))
+
+
+def display_copy(image: Image.Image, pixels: int) -> Image.Image:
+    """Return a copy fitting in pixels x pixels; small images are scaled up without blur."""
+    copy = image.copy()
+    copy.thumbnail((pixels, pixels), Image.Resampling.LANCZOS)
+    if max(copy.size) < pixels // 2:
+        factor = pixels // max(copy.size)
+        copy = copy.resize((copy.width * factor, copy.height * factor), Image.Resampling.NEAREST)
+    return copy
+
+
+# Prediction ----------------------------------------------------------------
+
+
+@st.cache_resource(max_entries=2, show_spinner=False)
+def load_model(folder: str, modified_ns: int):
+    """Load a run's model once per model file version (imports TensorFlow)."""
+    from tl_core.predict import load_run_model
+
+    return load_run_model(Path(folder))
+
+
+@st.cache_data(max_entries=64, show_spinner=False)
+def analyse(folder: str, modified_ns: int, image: np.ndarray, top_k: int) -> dict:
+    """Return the top-k predictions and the Grad-CAM heat map of one image.
+
+    `image` is RGB uint8 at any size; it is resized to the model's input here.
+    """
+    from tl_core import explain
+    from tl_core.predict import predict_images, to_model_input
+
+    loaded = load_model(folder, modified_ns)
+    pixels = to_model_input(image, loaded.image_size)
+    top = predict_images(loaded, [pixels], top_k=top_k)[0]
+    heat = explain.grad_cam(loaded.model, pixels, loaded.labels.index(top[0][0]))
+    layer, rows, columns = explain.describe_cam_layer(loaded.model)
+    return {"top": top, "heat": heat, "layer": layer, "grid": (rows, columns),
+            "image_size": loaded.image_size}
+
+
+def show_prediction(info: jobs.RunInfo, index: int, name: str, image: Image.Image,
+                    true_label: str | None, top_k: int) -> None:
+    model_file = info.folder / "model.keras"
+    try:
+        with st.spinner(t("predict.working", name=name)):
+            result = analyse(str(info.folder), model_file.stat().st_mtime_ns,
+                             np.asarray(image.convert("RGB")), top_k)
+    except (TLError, OSError) as error:
+        st.error(t("predict.failed", name=name, error=str(error)))
+        return
+
+    from tl_core.explain import overlay
+
+    label, probability = result["top"][0]
+    headline = t("predict.headline", name=name, label=label, probability=probability)
+    if true_label is not None:
+        verdict = "predict.correct" if true_label == label else "predict.wrong"
+        headline += " · " + t(verdict, true=true_label)
+    st.markdown(headline)
+    original, heat_column, chart_column = st.columns([1, 1, 1.4])
+    shown = display_copy(image, DISPLAY_PIXELS)
+    with original:
+        st.image(shown, caption=t("predict.original"), width="stretch")
+    with heat_column:
+        st.image(overlay(shown, result["heat"]), caption=t("predict.heatmap", label=label),
+                 width="stretch")
+    with chart_column:
+        st.plotly_chart(probability_figure(result["top"]), key=f"predict.top.{index}")
+    rows, columns = result["grid"]
+    st.caption(t("predict.heatmap_hint", layer=result["layer"], rows=rows, columns=columns,
+                 size=result["image_size"]))
+
+
+def probability_figure(top: list[tuple[str, float]]) -> go.Figure:
+    """Draw the top-k classes as horizontal bars, the most likely at the top."""
+    labels = [label for label, _ in top]
+    values = [probability for _, probability in top]
+    figure = go.Figure(
+        go.Bar(
+            x=values, y=labels, orientation="h", text=[f"{value:.1%}" for value in values],
+            textposition="auto", marker_color=["#E4572E"] + ["#4C78A8"] * (len(values) - 1),
+            hovertemplate="%{y}: %{x:.2%}<extra></extra>",
+        )
+    )
+    figure.update_layout(
+        title=t("predict.top_title", k=len(top)),
+        xaxis={"range": [0, 1], "tickformat": ".0%", "title": t("predict.probability")},
+        yaxis={"autorange": "reversed", "type": "category"},
+        height=max(220, 70 + 34 * len(top)),
+        margin={"l": 10, "r": 10, "t": 50, "b": 10},
+    )
+    return figure
+
+
+main()
