@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import struct
+import tarfile
 import zipfile
 import zlib
 from pathlib import Path
@@ -139,3 +140,95 @@ def png_with_huge_header(width: int, height: int) -> bytes:
 
     header = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
     return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IEND", b"")
+
+
+def write_tar(path: Path, files: dict[str, bytes], mode: str = "w") -> Path:
+    """Write a tar archive (mode "w", "w:gz", "w:bz2" or "w:xz") of regular files; a name ending in '/' makes a folder."""
+    with tarfile.open(path, mode) as archive:
+        for name, data in files.items():
+            info = tarfile.TarInfo(name.rstrip("/") if name.endswith("/") else name)
+            info.mtime = 1_577_836_800
+            if name.endswith("/"):
+                info.type = tarfile.DIRTYPE
+                archive.addfile(info)
+                continue
+            info.size = len(data)
+            archive.addfile(info, io.BytesIO(data))
+    return path
+
+
+def write_unicode_path_zip(path: Path, files: dict[str, bytes], encoding: str) -> Path:
+    """Write a legacy-encoded zip whose entries also carry an Info-ZIP Unicode Path field (0x7075).
+
+    Some zip tools store the name in the local code page and add the UTF-8
+    name in this extra field. The field carries the CRC-32 of the legacy
+    name, so a reader can tell whether the field is current.
+    """
+    encoded = {name: name.encode(encoding) for name in files}
+    placeholders = {name: _placeholder(index, len(raw)) for index, (name, raw) in enumerate(encoded.items())}
+    with zipfile.ZipFile(path, "w") as archive:
+        for name, data in files.items():
+            utf8 = name.encode("utf-8")
+            field_data = struct.pack("<BI", 1, zlib.crc32(encoded[name])) + utf8
+            info = zipfile.ZipInfo(placeholders[name].decode("ascii"), date_time=(2020, 1, 1, 0, 0, 0))
+            info.extra = struct.pack("<HH", 0x7075, len(field_data)) + field_data
+            archive.writestr(info, data)
+
+    content = path.read_bytes()
+    for name, raw in encoded.items():
+        assert content.count(placeholders[name]) == 2, "placeholder must appear in both headers"
+        content = content.replace(placeholders[name], raw)
+    path.write_bytes(content)
+    return path
+
+
+def png16_bytes(values: np.ndarray) -> bytes:
+    """Return a 16-bit PNG of `values` (uint16), grey (H, W), grey+alpha (H, W, 2), RGB or RGBA.
+
+    Pillow cannot write 16-bit colour PNGs, so the file is assembled from
+    its chunks: IHDR with bit depth 16, one unfiltered IDAT, IEND.
+    """
+    color_types = {2: 4, 3: 2, 4: 6}
+    height, width = values.shape[:2]
+    color_type = 0 if values.ndim == 2 else color_types[values.shape[2]]
+    rows = b"".join(b"\x00" + values[row].astype(">u2").tobytes() for row in range(height))
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    header = struct.pack(">IIBBBBB", width, height, 16, color_type, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(rows)) + chunk(b"IEND", b"")
+
+
+def exif_with_orientation(orientation: int) -> Image.Exif:
+    exif = Image.Exif()
+    exif[0x0112] = orientation
+    return exif
+
+
+def two_colour_image(size: tuple[int, int] = (16, 8)) -> Image.Image:
+    """Return an RGB image whose left half is red and right half is blue."""
+    width, height = size
+    pixels = np.zeros((height, width, 3), dtype=np.uint8)
+    pixels[:, : width // 2] = (255, 0, 0)
+    pixels[:, width // 2 :] = (0, 0, 255)
+    return Image.fromarray(pixels)
+
+
+# Helpers for reading ingestion results ------------------------------------
+
+
+def skipped_codes(dataset) -> dict[str, str]:
+    """Return {path: code} of a dataset's skipped files."""
+    return {item.path: item.code for item in dataset.report.skipped}
+
+
+def find_notice(dataset, code: str):
+    """Return the one notice with `code`, failing when there is none or more than one."""
+    found = [item for item in dataset.report.warnings if item.code == code]
+    assert len(found) == 1, f"expected one {code!r} notice, got {dataset.report.warnings}"
+    return found[0]
+
+
+def notice_codes(dataset) -> set[str]:
+    return {item.code for item in dataset.report.warnings}

@@ -196,13 +196,13 @@ def test_mixed_case_extensions(tmp_path):
 def test_non_image_file_skipped(tmp_path):
     files = class_tree({"cats": 3, "dogs": 3})
     files["cats/notes.txt"] = b"hello"
-    files["dogs/photo.heic"] = b"ftypheic"
+    files["dogs/layers.psd"] = b"8BPS"
     dataset = ingest_zip(tmp_path, files)
 
     codes = skipped_codes(dataset)
-    assert codes == {"cats/notes.txt": "unsupported_type", "dogs/photo.heic": "unsupported_type"}
+    assert codes == {"cats/notes.txt": "unsupported_type", "dogs/layers.psd": "unsupported_type"}
     reasons = {item.path: item.reason for item in dataset.report.skipped}
-    assert "HEIC" in reasons["dogs/photo.heic"]
+    assert "Photoshop" in reasons["dogs/layers.psd"]
 
 
 def test_truncated_image_skipped(tmp_path):
@@ -235,7 +235,7 @@ def test_one_class_rejected(tmp_path):
 
 def test_only_loose_images_rejected(tmp_path):
     files = {"a.png": png_bytes(1), "b.png": png_bytes(2)}
-    with pytest.raises(DatasetError, match=r"no class folder with images.*2 images lie outside"):
+    with pytest.raises(DatasetError, match=r"no class folder with images.*2 image\(s\) lie outside"):
         ingest_zip(tmp_path, files)
 
 

@@ -4,7 +4,8 @@
 destination folder. Entries that could escape it (absolute paths, `..`),
 symbolic and hard links, and device files are skipped and returned with a
 reason. Encrypted, unreadable and oversized archives raise `ArchiveError`
-before any file is written.
+before any file is written. Reading the zip and tar formats is left to
+`tl_core.archive_readers`.
 """
 
 from __future__ import annotations
@@ -12,16 +13,11 @@ from __future__ import annotations
 import logging
 import os
 import re
-import stat
-import tarfile
-import zipfile
-import zlib
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
+from tl_core.archive_readers import READ_FAILURES, ArchiveEntry, EntryListing, open_entries
 from tl_core.errors import ArchiveError
 
 logger = logging.getLogger(__name__)
@@ -31,27 +27,40 @@ logger = logging.getLogger(__name__)
 # legitimately compress more than 200 times.
 RATIO_CHECK_MIN_BYTES = 1024**2
 
+# File name endings of archive formats. tl_core.datasets skips an archive
+# found inside the uploaded one, unless it is the only file there.
+ARCHIVE_EXTENSIONS = (
+    ".zip", ".tar", ".tar.gz", ".tgz", ".tar.bz2", ".tbz2", ".tar.xz", ".txz", ".gz", ".bz2", ".xz", ".7z", ".rar",
+)
+
+# Codes of SkippedEntry, with the short English label the UI can show.
+ENTRY_SKIP_CODES = {
+    "unsafe_path": "absolute path or '..' that would escape the destination folder",
+    "invalid_name": "name that the file system rejects (too long or not allowed)",
+    "symlink": "symbolic link",
+    "hardlink": "hard link",
+    "special_file": "device file or pipe",
+    "duplicate_entry": "second entry with the same name",
+    "corrupt_entry": "damaged data in the archive",
+}
+
+# Codes of ArchiveError, with the short English label the UI can show.
+ARCHIVE_ERROR_CODES = {
+    "archive_not_found": "the archive file does not exist",
+    "empty_archive": "the archive file is empty (0 bytes)",
+    "not_an_archive": "the file is not a zip or tar archive",
+    "unsupported_archive_format": "RAR or 7z archive, which cannot be read",
+    "damaged_archive": "the archive is damaged",
+    "encrypted_archive": "the zip is password-protected",
+    "unsupported_compression": "the zip uses a compression method that cannot be read",
+    "too_many_entries": "more files and folders than the cap",
+    "too_large": "expands to more bytes than the cap",
+    "compression_ratio": "compresses better than the cap allows (a zip bomb)",
+    "upload_too_large": "the upload is bigger than the limit",
+    "write_failed": "writing to the data folder failed (disk full?)",
+}
+
 _CHUNK_BYTES = 1024**2
-_ZIP_FLAG_ENCRYPTED = 0x1
-_ZIP_FLAG_UTF8 = 0x800
-_ZIP_METHODS = {
-    zipfile.ZIP_STORED: "stored",
-    zipfile.ZIP_DEFLATED: "deflate",
-    zipfile.ZIP_BZIP2: "bzip2",
-    zipfile.ZIP_LZMA: "lzma",
-}
-# Compression method ids from the zip specification (APPNOTE 4.4.5) that
-# Python's zipfile cannot read, named in the error message.
-_ZIP_UNSUPPORTED_METHOD_NAMES = {9: "deflate64", 93: "zstandard", 95: "xz", 98: "ppmd", 99: "AES"}
-# Legacy zip names without the UTF-8 flag are decoded with the first codec
-# that accepts every name in the archive. GBK covers zips made by Windows
-# Explorer on Chinese systems; cp437 accepts any byte string.
-_LEGACY_NAME_CODECS = ("utf-8", "gbk", "cp437")
-_OTHER_FORMAT_MAGIC = {
-    b"Rar!\x1a\x07": "RAR",
-    b"7z\xbc\xaf\x27\x1c": "7z",
-}
-_READ_FAILURES = (zipfile.BadZipFile, tarfile.TarError, zlib.error, EOFError, OSError, ValueError)
 
 
 @dataclass(frozen=True)
@@ -72,15 +81,43 @@ class SkippedEntry:
     reason: str
 
 
-@dataclass
-class _Entry:
-    """One archive member, independent of the archive format."""
+def check_upload_size(upload: Path | str | int, max_bytes: int) -> int:
+    """Raise ArchiveError when an upload is bigger than `max_bytes`; return its size in bytes.
 
-    name: str
-    kind: str  # "file", "dir", "symlink", "hardlink" or "special"
-    size: int
-    compressed_size: int | None
-    open: Callable[[], IO[bytes]]
+    `upload` is a file path or a size in bytes, so that the UI can check an
+    upload before it saves or extracts it.
+
+    Raises:
+        ArchiveError: code "upload_too_large", with `params` size and
+            max_bytes; code "archive_not_found" for a missing path.
+    """
+    if isinstance(upload, int):
+        size, name = upload, "The upload"
+    else:
+        path = Path(upload)
+        try:
+            size = path.stat().st_size
+        except OSError as error:
+            raise ArchiveError(
+                f"Archive not found: {path}. Check the path and try again.",
+                "archive_not_found",
+                {"name": path.name},
+            ) from error
+        name = path.name
+    if size > max_bytes:
+        raise ArchiveError(
+            f"{name} is {format_bytes(size)} ({size} bytes), over the upload limit of "
+            f"{format_bytes(max_bytes)} ({max_bytes} bytes). Use fewer or smaller images, "
+            "or split the dataset into several archives.",
+            "upload_too_large",
+            {"name": name, "size": size, "max_bytes": max_bytes},
+        )
+    return size
+
+
+def is_archive_name(name: str | Path) -> bool:
+    """Return whether a file name ends with one of ARCHIVE_EXTENSIONS, in any letter case."""
+    return str(name).lower().endswith(ARCHIVE_EXTENSIONS)
 
 
 def extract_archive(
@@ -92,10 +129,13 @@ def extract_archive(
 
     Zip, tar, tar.gz/tgz, tar.bz2 and tar.xz are recognised by content, not by
     file name. Backslashes in names count as folder separators. Legacy zip
-    names (without the UTF-8 flag) are decoded as UTF-8, then GBK, then cp437.
+    names (without the UTF-8 flag) are taken from the Info-ZIP Unicode Path
+    field when present, else decoded as UTF-8, then GBK, then cp437.
 
-    Skipped entries and their codes:
-    - "unsafe_path": absolute or `..` paths, and names the file system rejects.
+    Skipped entries get one of the codes in ENTRY_SKIP_CODES:
+    - "unsafe_path": absolute or `..` paths, names with a NUL character, and
+      folders that are links or clash with a file.
+    - "invalid_name": names the file system rejects (too long, for example).
     - "symlink", "hardlink": links of either kind.
     - "special_file": device files and pipes.
     - "duplicate_entry": a second entry with the same name.
@@ -104,177 +144,44 @@ def extract_archive(
     Raises:
         ArchiveError: the file is missing, is not a supported archive, is
             encrypted, uses an unsupported compression method, or exceeds one
-            of `limits` (checked before anything is written).
+            of `limits` (checked before anything is written). Its `code` is a
+            key of ARCHIVE_ERROR_CODES.
     """
     archive = Path(archive)
     if not archive.is_file():
-        raise ArchiveError(f"Archive not found: {archive}. Check the path and try again.")
+        raise ArchiveError(
+            f"Archive not found: {archive}. Check the path and try again.",
+            "archive_not_found",
+            {"name": archive.name},
+        )
 
-    with _open_entries(archive) as entries:
-        _check_limits(archive, entries, limits)
+    # Listing a compressed tar stops early once the declared size passes
+    # what the ratio cap allows, so a tar bomb is not decompressed in full.
+    archive_bytes = archive.stat().st_size
+    listing_bytes = min(limits.max_total_bytes, max(RATIO_CHECK_MIN_BYTES, int(limits.max_ratio * archive_bytes)))
+    with open_entries(archive, limits.max_files, listing_bytes) as listing:
+        _check_limits(archive, listing, limits)
         dest.mkdir(parents=True, exist_ok=True)
-        skipped = _write_entries(archive, entries, dest.resolve(), limits)
+        skipped = _write_entries(archive, listing.entries, dest.resolve(), limits)
 
     for entry in skipped:
         logger.info("Skipped %s in %s: %s", entry.path, archive.name, entry.reason)
     return skipped
 
 
-@contextmanager
-def _open_entries(archive: Path) -> Iterator[list[_Entry]]:
-    if zipfile.is_zipfile(archive):
-        try:
-            zip_file = zipfile.ZipFile(archive)
-        except zipfile.BadZipFile as error:
-            raise ArchiveError(
-                f"{archive.name} is a damaged zip archive ({error}). Create the zip again and retry."
-            ) from error
-        with zip_file:
-            yield _zip_entries(archive, zip_file)
-        return
+def _check_limits(archive: Path, listing: EntryListing, limits: ExtractLimits) -> None:
+    entries = listing.entries
+    # A listing that stopped at a cap gives lower bounds, not exact numbers.
+    at_least = "" if listing.complete else "at least "
 
-    if tarfile.is_tarfile(archive):
-        try:
-            tar_file = tarfile.open(archive, mode="r:*")
-            members = tar_file.getmembers()
-        except (tarfile.TarError, EOFError, zlib.error, OSError) as error:
-            raise ArchiveError(
-                f"{archive.name} is a damaged tar archive ({error}). Create it again, "
-                "or pack the folder as a .zip file instead."
-            ) from error
-        with tar_file:
-            yield _tar_entries(tar_file, members)
-        return
-
-    raise ArchiveError(_not_an_archive_message(archive))
-
-
-def _not_an_archive_message(archive: Path) -> str:
-    with archive.open("rb") as file:
-        head = file.read(8)
-    for magic, format_name in _OTHER_FORMAT_MAGIC.items():
-        if head.startswith(magic):
-            return (
-                f"{archive.name} is a {format_name} archive, which is not supported. "
-                "Extract it and pack the folder as a .zip file."
-            )
-    if not head:
-        return f"{archive.name} is empty (0 bytes). Upload the archive again."
-    return (
-        f"{archive.name} is not a zip or tar archive (its content does not match the "
-        "file name). Pack the image folder as a .zip file and upload that."
-    )
-
-
-def _zip_entries(archive: Path, zip_file: zipfile.ZipFile) -> list[_Entry]:
-    infos = zip_file.infolist()
-    names = _decode_zip_names(infos)
-    entries = []
-    for info, name in zip(infos, names):
-        if info.flag_bits & _ZIP_FLAG_ENCRYPTED:
-            raise ArchiveError(
-                f"{archive.name} is password-protected ({name!r} is encrypted). "
-                "Create the zip again without a password."
-            )
-        if info.compress_type not in _ZIP_METHODS:
-            method = _ZIP_UNSUPPORTED_METHOD_NAMES.get(info.compress_type, f"method {info.compress_type}")
-            raise ArchiveError(
-                f"{archive.name} uses the {method} compression method for {name!r}, which "
-                "cannot be read. Create the zip again with standard (deflate) compression."
-            )
-        entries.append(
-            _Entry(
-                name=name,
-                kind=_zip_kind(info, name),
-                size=info.file_size,
-                compressed_size=info.compress_size,
-                open=lambda info=info: zip_file.open(info),
-            )
-        )
-    return entries
-
-
-def _decode_zip_names(infos: list[zipfile.ZipInfo]) -> list[str]:
-    # Python's zipfile decodes names without the UTF-8 flag as cp437, which
-    # maps every byte to one character, so encoding back restores the bytes.
-    legacy_raw = [info.orig_filename.encode("cp437") for info in infos if not info.flag_bits & _ZIP_FLAG_UTF8]
-    codec = next(codec for codec in _LEGACY_NAME_CODECS if _decodes_all(legacy_raw, codec))
-    if legacy_raw and codec != "utf-8":
-        logger.info("Decoding legacy zip entry names as %s", codec)
-
-    names = []
-    for info in infos:
-        if info.flag_bits & _ZIP_FLAG_UTF8:
-            names.append(info.orig_filename)
-        else:
-            names.append(info.orig_filename.encode("cp437").decode(codec))
-    return names
-
-
-def _decodes_all(raw_names: list[bytes], codec: str) -> bool:
-    try:
-        for raw in raw_names:
-            raw.decode(codec)
-    except UnicodeDecodeError:
-        return False
-    return True
-
-
-def _zip_kind(info: zipfile.ZipInfo, name: str) -> str:
-    mode = info.external_attr >> 16
-    if stat.S_ISLNK(mode):
-        return "symlink"
-    if name.endswith(("/", "\\")) or stat.S_ISDIR(mode):
-        return "dir"
-    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode) or stat.S_ISFIFO(mode) or stat.S_ISSOCK(mode):
-        return "special"
-    return "file"
-
-
-def _tar_entries(tar_file: tarfile.TarFile, members: list[tarfile.TarInfo]) -> list[_Entry]:
-    entries = []
-    for member in members:
-        if member.issym():
-            kind = "symlink"
-        elif member.islnk():
-            kind = "hardlink"
-        elif member.isdir():
-            kind = "dir"
-        elif member.isfile():
-            kind = "file"
-        else:
-            kind = "special"
-        entries.append(
-            _Entry(
-                name=_decode_tar_name(member.name),
-                kind=kind,
-                size=member.size if kind == "file" else 0,
-                compressed_size=None,
-                open=lambda member=member: tar_file.extractfile(member),
-            )
-        )
-    return entries
-
-
-def _decode_tar_name(name: str) -> str:
-    # tarfile decodes names as UTF-8 and keeps undecodable bytes as
-    # surrogates; such names get the same fallbacks as legacy zip names.
-    raw = name.encode("utf-8", "surrogateescape")
-    for codec in _LEGACY_NAME_CODECS:
-        try:
-            return raw.decode(codec)
-        except UnicodeDecodeError:
-            continue
-    raise AssertionError("cp437 decodes every byte string")
-
-
-def _check_limits(archive: Path, entries: list[_Entry], limits: ExtractLimits) -> None:
     # Folder entries count too, because each one becomes a folder on disk.
     if len(entries) > limits.max_files:
         raise ArchiveError(
-            f"{archive.name} contains {len(entries)} entries (files and folders), over the cap of "
+            f"{archive.name} contains {at_least}{len(entries)} entries (files and folders), over the cap of "
             f"max_files={limits.max_files}. Split the dataset into smaller archives, or raise the cap "
-            f"with ExtractLimits(max_files={len(entries)})."
+            f"with ExtractLimits(max_files=...).",
+            "too_many_entries",
+            {"name": archive.name, "count": len(entries), "max_files": limits.max_files},
         )
 
     files = [entry for entry in entries if entry.kind == "file"]
@@ -282,9 +189,11 @@ def _check_limits(archive: Path, entries: list[_Entry], limits: ExtractLimits) -
     total = sum(entry.size for entry in files)
     if total > limits.max_total_bytes:
         raise ArchiveError(
-            f"{archive.name} expands to {_format_bytes(total)}, over the cap of "
-            f"max_total_bytes={limits.max_total_bytes} ({_format_bytes(limits.max_total_bytes)}). "
-            "Use fewer or smaller images, or raise the cap with ExtractLimits(max_total_bytes=...)."
+            f"{archive.name} expands to {at_least}{format_bytes(total)}, over the cap of "
+            f"max_total_bytes={limits.max_total_bytes} ({format_bytes(limits.max_total_bytes)}). "
+            "Use fewer or smaller images, or raise the cap with ExtractLimits(max_total_bytes=...).",
+            "too_large",
+            {"name": archive.name, "size": total, "max_bytes": limits.max_total_bytes},
         )
 
     for entry in files:
@@ -296,24 +205,29 @@ def _check_limits(archive: Path, entries: list[_Entry], limits: ExtractLimits) -
                 f"{archive.name}: entry {entry.name!r} expands from {entry.compressed_size} to "
                 f"{entry.size} bytes (ratio {ratio:.0f}), over the cap of max_ratio={limits.max_ratio:g}. "
                 "This is typical of a zip bomb. If you trust the archive, raise the cap with "
-                "ExtractLimits(max_ratio=...)."
+                "ExtractLimits(max_ratio=...).",
+                "compression_ratio",
+                {"name": archive.name, "ratio": round(ratio), "max_ratio": limits.max_ratio},
             )
 
     # A tar archive has no per-entry compressed size, so a compressed tar is
     # checked as a whole: its expanded size against its size on disk.
     has_tar_entries = any(entry.compressed_size is None for entry in files)
     archive_bytes = archive.stat().st_size
-    if has_tar_entries and total >= RATIO_CHECK_MIN_BYTES and total / max(archive_bytes, 1) > limits.max_ratio:
+    ratio = total / max(archive_bytes, 1)
+    if has_tar_entries and total >= RATIO_CHECK_MIN_BYTES and ratio > limits.max_ratio:
         raise ArchiveError(
-            f"{archive.name} expands from {archive_bytes} to {total} bytes "
-            f"(ratio {total / max(archive_bytes, 1):.0f}), over the cap of max_ratio={limits.max_ratio:g}. "
-            "If you trust the archive, raise the cap with ExtractLimits(max_ratio=...)."
+            f"{archive.name} expands from {archive_bytes} to {at_least}{total} bytes "
+            f"(ratio {ratio:.0f}), over the cap of max_ratio={limits.max_ratio:g}. "
+            "If you trust the archive, raise the cap with ExtractLimits(max_ratio=...).",
+            "compression_ratio",
+            {"name": archive.name, "ratio": round(ratio), "max_ratio": limits.max_ratio},
         )
 
 
 def _write_entries(
     archive: Path,
-    entries: list[_Entry],
+    entries: list[ArchiveEntry],
     dest: Path,
     limits: ExtractLimits,
 ) -> list[SkippedEntry]:
@@ -340,7 +254,7 @@ def _write_entries(
 
         problem = _make_folders(dest, parts if entry.kind == "dir" else parts[:-1])
         if problem is not None:
-            skipped.append(SkippedEntry(relative, "unsafe_path", problem))
+            skipped.append(SkippedEntry(relative, *problem))
             continue
         if entry.kind == "dir":
             continue
@@ -369,27 +283,27 @@ def _safe_parts(name: str) -> tuple[list[str], str | None]:
     return parts, None
 
 
-def _make_folders(dest: Path, parts: list[str]) -> str | None:
-    """Create the folders `parts` under `dest` without following links."""
+def _make_folders(dest: Path, parts: list[str]) -> tuple[str, str] | None:
+    """Create the folders `parts` under `dest` without following links; return (code, reason) on failure."""
     current = dest
     for part in parts:
         current = current / part
-        if current.is_symlink():
-            return f"folder {part!r} is a link in the destination; links are never followed"
-        if current.is_dir():
-            continue
-        if current.exists():
-            return f"folder {part!r} clashes with a file of the same name"
         try:
+            if current.is_symlink():
+                return "unsafe_path", f"folder {part!r} is a link in the destination; links are never followed"
+            if current.is_dir():
+                continue
+            if current.exists():
+                return "unsafe_path", f"folder {part!r} clashes with a file of the same name"
             current.mkdir()
         except OSError as error:
-            return f"cannot create folder {part!r}: {error.strerror}"
+            return "invalid_name", f"cannot create folder {part!r}: {error.strerror}"
     return None
 
 
 def _write_file(
     archive: Path,
-    entry: _Entry,
+    entry: ArchiveEntry,
     dest: Path,
     parts: list[str],
     written_bytes: int,
@@ -405,12 +319,12 @@ def _write_file(
     except FileExistsError:
         return ("duplicate_entry", "an entry with the same name was already extracted"), written_bytes
     except OSError as error:
-        return ("unsafe_path", f"cannot create the file: {error.strerror}"), written_bytes
+        return ("invalid_name", f"cannot create the file: {error.strerror}"), written_bytes
 
     with os.fdopen(descriptor, "wb") as output:
         try:
             written_bytes = _copy_entry(archive, entry, output, target, written_bytes, limits)
-        except _READ_FAILURES as error:
+        except READ_FAILURES as error:
             output.close()
             target.unlink(missing_ok=True)
             return ("corrupt_entry", f"data is damaged and cannot be decompressed ({error})"), written_bytes
@@ -423,7 +337,7 @@ def _write_file(
 
 def _copy_entry(
     archive: Path,
-    entry: _Entry,
+    entry: ArchiveEntry,
     output: IO[bytes],
     target: Path,
     written_bytes: int,
@@ -436,19 +350,24 @@ def _copy_entry(
             if written_bytes > limits.max_total_bytes:
                 raise ArchiveError(
                     f"{archive.name} expands past the cap of max_total_bytes={limits.max_total_bytes} "
-                    "although its entries declare less. The archive is damaged or hostile; do not use it."
+                    "although its entries declare less. The archive is damaged or hostile; do not use it.",
+                    "too_large",
+                    {"name": archive.name, "size": written_bytes, "max_bytes": limits.max_total_bytes},
                 )
             try:
                 output.write(chunk)
             except OSError as error:
                 raise ArchiveError(
                     f"Cannot write {target} from {archive.name}: {error.strerror}. "
-                    "Free disk space or choose another data folder (TL_DATA_DIR)."
+                    "Free disk space or choose another data folder (TL_DATA_DIR).",
+                    "write_failed",
+                    {"name": archive.name, "path": str(target), "detail": error.strerror},
                 ) from error
     return written_bytes
 
 
-def _format_bytes(count: int) -> str:
+def format_bytes(count: int) -> str:
+    """Format a byte count as bytes, KiB, MiB or GiB (powers of 1024)."""
     value = float(count)
     for unit in ("bytes", "KiB", "MiB", "GiB"):
         if value < 1024 or unit == "GiB":

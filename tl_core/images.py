@@ -15,17 +15,62 @@ from pathlib import Path
 from typing import BinaryIO
 
 import numpy as np
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import Image, ImageOps, UnidentifiedImageError, features
 
 from tl_core.errors import ImageDecodeError
 
 logger = logging.getLogger(__name__)
 
+# pillow-heif (in requirements.txt) adds HEIC/HEIF decoding to Pillow. Without
+# it, HEIC files are rejected with a message that explains how to convert them.
+try:
+    import pillow_heif
+except ImportError:
+    pillow_heif = None
+else:
+    pillow_heif.register_heif_opener()
+
+HEIF_SUPPORTED = pillow_heif is not None
+# Pillow decodes AVIF when it is built with libavif, as the pinned 13.0 wheels are.
+AVIF_SUPPORTED = bool(features.check("avif"))
+
 # 40 megapixels is above common camera output (a 24 MP photo is 6000x4000)
 # and decodes to 120 MB of RGB, a bound on memory per image during ingestion.
 MAX_PIXELS_DEFAULT = 40_000_000
 
-IMAGE_EXTENSIONS = frozenset({".jpg", ".jpeg", ".jfif", ".png", ".bmp", ".gif", ".webp", ".tif", ".tiff"})
+HEIF_EXTENSIONS = frozenset({".heic", ".heif"})
+HEIC_UNSUPPORTED_REASON = (
+    "HEIC/HEIF photo, which cannot be decoded because the pillow-heif package is not installed; "
+    "install it (pip install -r requirements.txt) or convert the photos to JPEG "
+    "(on an iPhone: Settings > Camera > Formats > Most Compatible)"
+)
+IMAGE_EXTENSIONS = frozenset(
+    {".jpg", ".jpeg", ".jfif", ".png", ".bmp", ".gif", ".webp", ".tif", ".tiff"}
+    | (HEIF_EXTENSIONS if HEIF_SUPPORTED else set())
+    | ({".avif"} if AVIF_SUPPORTED else set())
+)
+
+# Pillow format ids that decode_image accepts, whatever the file extension.
+# "JPEG" covers multi-picture (MPO) JPEGs from phones, which it opens too.
+# Other formats that Pillow can open (EPS, PSD, ICO, ...) are rejected, so a
+# file named .jpg never reaches a decoder such as EPS, which runs Ghostscript.
+ACCEPTED_FORMATS = tuple(
+    ["JPEG", "PNG", "BMP", "GIF", "WEBP", "TIFF"]
+    + (["HEIF"] if HEIF_SUPPORTED else [])
+    + (["AVIF"] if AVIF_SUPPORTED else [])
+)
+
+# Codes of ImageDecodeError, with the short English label the UI can show.
+DECODE_ERROR_CODES = {
+    "missing": "file not found",
+    "empty_file": "file is empty (0 bytes)",
+    "not_image": "content is not an image",
+    "unsupported_format": "image format that cannot be used (HEIC without pillow-heif, EPS, PSD, ...)",
+    "truncated": "file is truncated",
+    "corrupt": "damaged image data",
+    "too_large": "too many pixels (possible decompression bomb)",
+    "unsupported_mode": "pixel mode that cannot be converted to RGB",
+}
 
 # Pillow's plugins raise these on malformed files, besides its own errors.
 _DECODE_FAILURES = (OSError, SyntaxError, ValueError, EOFError, IndexError, KeyError, TypeError, struct.error)
@@ -56,17 +101,20 @@ def decode_image(source: Path | str | BinaryIO, max_pixels: int = MAX_PIXELS_DEF
         max_pixels: images with more pixels (width x height) are rejected
             before their pixel data is decoded.
 
+    The format is detected from the content, not the file name, and must be
+    one of ACCEPTED_FORMATS: a PNG named .jpg decodes, a PDF named .jpg does
+    not.
+
     Raises:
-        ImageDecodeError: the file is missing, empty, not an image, truncated
-            or damaged, over `max_pixels`, or in an unsupported mode. The
-            exception carries `code` (one of "missing", "empty_file",
-            "not_image", "truncated", "corrupt", "too_large",
-            "unsupported_mode"), `reason` (a short text without the file
-            name) and `path`.
+        ImageDecodeError: the file is missing, empty, not an image, in a
+            format outside ACCEPTED_FORMATS, truncated or damaged, over
+            `max_pixels`, or in an unsupported mode. The exception carries
+            `code` (a key of DECODE_ERROR_CODES), `reason` (a short text
+            without the file name) and `path`.
     """
     name, stream = _open_source(source)
     try:
-        with Image.open(stream) as image:
+        with Image.open(stream, formats=ACCEPTED_FORMATS) as image:
             width, height = image.size
             if width * height > max_pixels:
                 raise _decode_error(
@@ -83,7 +131,7 @@ def decode_image(source: Path | str | BinaryIO, max_pixels: int = MAX_PIXELS_DEF
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as error:
         raise _decode_error(name, "too_large", f"too many pixels (possible decompression bomb): {error}") from error
     except UnidentifiedImageError as error:
-        raise _decode_error(name, "not_image", "not a recognised image format") from error
+        raise _unidentified_error(name, stream) from error
     except _DECODE_FAILURES as error:
         if isinstance(error, EOFError) or "truncated" in str(error).lower():
             raise _decode_error(name, "truncated", "file is truncated (cannot decode)") from error
@@ -128,11 +176,48 @@ def _open_source(source: Path | str | BinaryIO) -> tuple[str, BinaryIO]:
 
 
 def _decode_error(name: str, code: str, reason: str) -> ImageDecodeError:
-    error = ImageDecodeError(f"Cannot use image {name}: {reason}.")
-    error.code = code
-    error.reason = reason
-    error.path = name
-    return error
+    return ImageDecodeError(f"Cannot use image {name}: {reason}.", code=code, reason=reason, path=name)
+
+
+# ISO base media file brands of HEIF still images (ISO/IEC 23008-12).
+_HEIF_BRANDS = {b"heic", b"heix", b"heim", b"heis", b"hevc", b"hevx", b"mif1", b"msf1"}
+# Signatures of accepted formats, to tell a damaged header from other content.
+_ACCEPTED_MAGIC = {
+    b"\xff\xd8\xff": "JPEG",
+    b"\x89PNG\r\n\x1a\n": "PNG",
+    b"GIF87a": "GIF",
+    b"GIF89a": "GIF",
+    b"II*\x00": "TIFF",
+    b"MM\x00*": "TIFF",
+}
+
+
+def _unidentified_error(name: str, stream: BinaryIO) -> ImageDecodeError:
+    """Build the error for content outside ACCEPTED_FORMATS, naming its real format when known."""
+    stream.seek(0)
+    head = stream.read(16)
+    if head[4:8] == b"ftyp" and head[8:12] in _HEIF_BRANDS and "HEIF" not in ACCEPTED_FORMATS:
+        return _decode_error(name, "unsupported_format", HEIC_UNSUPPORTED_REASON)
+    for magic, format_name in _ACCEPTED_MAGIC.items():
+        if head.startswith(magic):
+            return _decode_error(
+                name, "corrupt", f"starts like a {format_name} file but its header is damaged or cut off"
+            )
+
+    stream.seek(0)
+    try:
+        # Only the header is parsed to name the format; the pixels are never
+        # decoded, so no external program (such as Ghostscript for EPS) runs.
+        with Image.open(stream) as image:
+            real_format = image.format
+    except (UnidentifiedImageError, Image.DecompressionBombError, *_DECODE_FAILURES):
+        return _decode_error(name, "not_image", "not a recognised image format")
+    return _decode_error(
+        name,
+        "unsupported_format",
+        f"content is in {real_format} format, which is not accepted; save it as JPEG or PNG",
+    )
+
 
 
 def _apply_exif_orientation(image: Image.Image, name: str) -> Image.Image:
