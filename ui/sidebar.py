@@ -15,8 +15,9 @@ from ui import state
 from ui.state import ACTIVE_STATUSES
 from ui.i18n import LANGUAGES, current_language, has_key, t
 
+# The job list rereads the run folders this often, so jobs started in another
+# tab or by the CLI appear too.
 JOBS_REFRESH_SECONDS = 2
-IDLE_REFRESH_SECONDS = 10
 NAV_ICONS = {
     "app": ":material/home:",
     "1_Data": ":material/photo_library:",
@@ -44,10 +45,7 @@ def render_sidebar() -> None:
         st.divider()
         current_dataset_summary()
         st.divider()
-        active_jobs = [info for info in jobs.list_runs() if info.status in ACTIVE_STATUSES]
-        # Jobs started in another tab show up within IDLE_REFRESH_SECONDS.
-        run_every = JOBS_REFRESH_SECONDS if active_jobs else IDLE_REFRESH_SECONDS
-        st.fragment(run_every=run_every)(jobs_summary)()
+        jobs_summary()
 
 
 def navigation_links() -> None:
@@ -99,6 +97,9 @@ def current_dataset_summary() -> None:
     )
 
 
+# Defined once at import, so every script run reuses the same fragment
+# instead of registering a new one.
+@st.fragment(run_every=JOBS_REFRESH_SECONDS)
 def jobs_summary() -> None:
     """List queued and running jobs with a short progress text."""
     st.markdown(f"**{t('sidebar.jobs')}**")
