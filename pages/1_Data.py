@@ -1,6 +1,5 @@
 """Data page: load a zip of class folders or the sample, then inspect what was found."""
 
-import io
 import logging
 import re
 import shutil
@@ -9,15 +8,13 @@ from pathlib import Path
 
 import pandas as pd
 import streamlit as st
-from PIL import Image
 
 from tl_core import settings
 from tl_core.datasets import SPLITS, Dataset
-from tl_core.errors import TLError
-from tl_core.images import decode_image
 from ui import state
 from ui.charts import class_balance_figure
 from ui.i18n import has_key, t, translate_code
+from ui.run_files import load_thumbnail
 from ui.sidebar import page_setup
 
 log = logging.getLogger(__name__)
@@ -179,7 +176,7 @@ def thumbnail_grid(dataset: Dataset) -> None:
                                                  vertical_alignment="center")
         name_column.markdown(f"**{name}**")
         for column, relative in zip(image_columns, examples.get(name, [])):
-            thumbnail = load_thumbnail(str(dataset.root / relative), THUMBNAIL_PIXELS)
+            thumbnail = load_thumbnail(dataset.root / relative, THUMBNAIL_PIXELS)
             if thumbnail is None:
                 column.caption(t("data.thumbnail_failed"))
             else:
@@ -195,23 +192,6 @@ def _examples_per_class(dataset: Dataset) -> dict[str, list[str]]:
             if len(chosen) < THUMBNAILS_PER_CLASS:
                 chosen.append(relative)
     return examples
-
-
-@st.cache_data(max_entries=2000, show_spinner=False)
-def load_thumbnail(path: str, pixels: int) -> bytes | None:
-    """Return a PNG of the image scaled to fit `pixels` square, or None if it cannot be read."""
-    try:
-        image = decode_image(Path(path))
-    except TLError as error:
-        log.warning("Cannot draw a thumbnail of %s: %s", path, error)
-        return None
-    scale = pixels / max(image.size)
-    size = (max(1, round(image.width * scale)), max(1, round(image.height * scale)))
-    # Small images such as 28 px digits stay sharp when enlarged with NEAREST.
-    resample = Image.Resampling.NEAREST if scale >= 2 else Image.Resampling.LANCZOS
-    buffer = io.BytesIO()
-    image.resize(size, resample).save(buffer, format="PNG")
-    return buffer.getvalue()
 
 
 def skipped_files(dataset: Dataset) -> None:

@@ -5,24 +5,20 @@ Everything is read from run folders (summary.json, metrics.csv,
 confusion_matrix.json, test_predictions.csv); nothing here imports TensorFlow.
 """
 
-import csv
 import logging
 from datetime import datetime
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
-from PIL import Image
 
 from tl_core import jobs, runs
 from tl_core.backbones import BACKBONES
-from tl_core.errors import ImageDecodeError
-from tl_core.images import decode_image
 from ui import state
 from ui.charts import curves_figure
 from ui.i18n import has_key, t
+from ui.run_files import dataset_root, load_thumbnail, read_test_predictions
 from ui.sidebar import page_setup
 
 log = logging.getLogger(__name__)
@@ -253,7 +249,7 @@ def misclassified_section(trained: list[jobs.RunInfo]) -> None:
 
 
 def misclassified_grid(info: jobs.RunInfo) -> None:
-    rows = read_predictions(info.folder)
+    rows = read_test_predictions(info.folder)
     if rows is None:
         st.caption(t("compare.no_predictions"))
         return
@@ -276,57 +272,12 @@ def misclassified_grid(info: jobs.RunInfo) -> None:
             with column:
                 caption = t("compare.thumbnail_caption", true=row["true_label"],
                             predicted=row["predicted_label"], confidence=row["confidence"])
-                thumbnail = load_thumbnail(root / row["path"])
+                thumbnail = load_thumbnail(root / row["path"], THUMBNAIL_PIXELS)
                 if thumbnail is None:
                     st.caption(t("compare.thumbnail_missing", path=row["path"]))
                     st.caption(caption)
                 else:
                     st.image(thumbnail, caption=caption, width="stretch")
-
-
-def read_predictions(folder: Path) -> list[dict] | None:
-    """Return the rows of test_predictions.csv, or None when the file is missing."""
-    path = folder / "test_predictions.csv"
-    if not path.is_file():
-        return None
-    with open(path, newline="", encoding="utf-8") as handle:
-        rows = list(csv.DictReader(handle))
-    for row in rows:
-        try:
-            row["confidence"] = float(row.get("confidence") or 0.0)
-        except ValueError:
-            row["confidence"] = 0.0
-    return rows
-
-
-def dataset_root(folder: Path) -> Path | None:
-    """Return the images folder that test_predictions.csv paths are relative to."""
-    root = ((runs.read_json(folder / "config.json") or {}).get("dataset") or {}).get("root")
-    return Path(root) if root else None
-
-
-def load_thumbnail(path: Path) -> np.ndarray | None:
-    """Return a small RGB thumbnail, or None when the file is gone or unreadable."""
-    try:
-        modified_ns = path.stat().st_mtime_ns
-    except OSError:
-        return None
-    return _thumbnail(str(path), modified_ns)
-
-
-@st.cache_data(max_entries=512, show_spinner=False)
-def _thumbnail(path: str, modified_ns: int) -> np.ndarray | None:
-    try:
-        image = decode_image(path)
-    except ImageDecodeError as error:
-        log.info("No thumbnail for %s: %s", path, error)
-        return None
-    image.thumbnail((THUMBNAIL_PIXELS, THUMBNAIL_PIXELS), Image.Resampling.LANCZOS)
-    # Tiny images (28 px Fashion-MNIST) are scaled up so they stay visible.
-    if max(image.size) < THUMBNAIL_PIXELS // 2:
-        factor = THUMBNAIL_PIXELS // 2 // max(image.size) + 1
-        image = image.resize((image.width * factor, image.height * factor), Image.Resampling.NEAREST)
-    return np.asarray(image)
 
 
 main()

@@ -5,7 +5,6 @@ TensorFlow is imported only when an image is to be classified (through
 `tl_core.predict.load_run_model` and `tl_core.explain`), never to draw the page.
 """
 
-import csv
 import logging
 from datetime import datetime
 from pathlib import Path
@@ -22,6 +21,7 @@ from tl_core.images import IMAGE_EXTENSIONS, decode_image
 from tl_core.predict import decode_upload, has_model
 from ui import state
 from ui.i18n import current_language, has_key, t
+from ui.run_files import dataset_root, display_copy, load_thumbnail, read_test_predictions
 from ui.sidebar import page_setup
 
 log = logging.getLogger(__name__)
@@ -147,7 +147,7 @@ def decode_reason(error: ImageDecodeError) -> str:
 
 def picked_test_image(info: jobs.RunInfo) -> list[tuple[str, Image.Image, str]]:
     """Show thumbnails of the run's test images; return the one picked, decoded."""
-    rows = read_test_rows(info.folder)
+    rows = read_test_predictions(info.folder) or []
     root = dataset_root(info.folder)
     if not rows:
         st.caption(t("predict.no_test_images"))
@@ -179,7 +179,7 @@ def picked_test_image(info: jobs.RunInfo) -> list[tuple[str, Image.Image, str]]:
 
 
 def thumbnail_with_button(run_id: str, root: Path, row: dict, selected: bool) -> None:
-    thumbnail = load_thumbnail(root / row["path"])
+    thumbnail = load_thumbnail(root / row["path"], THUMBNAIL_PIXELS)
     if thumbnail is None:
         st.caption(t("predict.thumbnail_missing", path=row["path"]))
         return
@@ -195,47 +195,6 @@ def thumbnail_with_button(run_id: str, root: Path, row: dict, selected: bool) ->
 
 def _remember_pick(run_id: str, path: str) -> None:
     st.session_state.setdefault(PICKED_KEY, {})[run_id] = path
-
-
-def read_test_rows(folder: Path) -> list[dict]:
-    path = folder / "test_predictions.csv"
-    if not path.is_file():
-        return []
-    with open(path, newline="", encoding="utf-8") as handle:
-        return list(csv.DictReader(handle))
-
-
-def dataset_root(folder: Path) -> Path | None:
-    root = ((runs.read_json(folder / "config.json") or {}).get("dataset") or {}).get("root")
-    return Path(root) if root else None
-
-
-def load_thumbnail(path: Path) -> np.ndarray | None:
-    try:
-        modified_ns = path.stat().st_mtime_ns
-    except OSError:
-        return None
-    return _thumbnail(str(path), modified_ns)
-
-
-@st.cache_data(max_entries=256, show_spinner=False)
-def _thumbnail(path: str, modified_ns: int) -> np.ndarray | None:
-    try:
-        image = decode_image(path)
-    except ImageDecodeError as error:
-        log.info("No thumbnail for %s: %s", path, error)
-        return None
-    return np.asarray(display_copy(image, THUMBNAIL_PIXELS))
-
-
-def display_copy(image: Image.Image, pixels: int) -> Image.Image:
-    """Return a copy fitting in pixels x pixels; small images are scaled up without blur."""
-    copy = image.copy()
-    copy.thumbnail((pixels, pixels), Image.Resampling.LANCZOS)
-    if max(copy.size) < pixels // 2:
-        factor = pixels // max(copy.size)
-        copy = copy.resize((copy.width * factor, copy.height * factor), Image.Resampling.NEAREST)
-    return copy
 
 
 # Prediction ----------------------------------------------------------------
