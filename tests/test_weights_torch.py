@@ -19,12 +19,8 @@ import pytest
 
 from tl_core.errors import WeightsError
 from tl_core.weights import SOURCES, fetch, store
-from tl_core.weights.torch_pickle import (
-    LEGACY_MAGIC_NUMBER,
-    TensorTaker,
-    check_weights_fit_model,
-    load_state_dict,
-)
+from tl_core.weights.torch_layout import TensorTaker, check_weights_fit_model
+from tl_core.weights.torch_pickle import LEGACY_MAGIC_NUMBER, load_state_dict
 
 # --- Writing small .pth files without PyTorch --------------------------------
 

@@ -7,44 +7,18 @@ block, `_bn0`, `_bn1` and `_bn2` follow the expansion, depthwise and
 projection convolutions. The first block has no expansion.
 """
 
-import logging
-import time
 from pathlib import Path
 
 import numpy as np
 
-from tl_core.weights import store
-from tl_core.weights.torch_pickle import TensorTaker, check_weights_fit_model, load_state_dict
-
-logger = logging.getLogger(__name__)
+from tl_core.weights.torch_layout import TensorTaker, convert_state_dict
 
 
 def convert(pth_path: Path, out_path: Path) -> None:
-    """Convert the `.pth` state dict at `pth_path` into a layer-weights file at `out_path`.
-
-    The file covers the 1000-class ImageNet top ("predictions") as well, so it
-    fills models built with or without the top. Raises WeightsError when the
-    state dict does not map one to one onto the Keras layers.
-    """
+    """Convert the `.pth` state dict at `pth_path` into a layer-weights file at `out_path`."""
     from tl_core.nets import efficientnet_lite
 
-    pth_path, out_path = Path(pth_path), Path(out_path)
-    started = time.perf_counter()
-    tensors = TensorTaker(load_state_dict(pth_path), pth_path)
-    weights = _map_layers(tensors, efficientnet_lite)
-    tensors.check_all_taken()
-
-    model = efficientnet_lite.build(include_top=True)
-    check_weights_fit_model(weights, model, pth_path)
-    store.save_layer_weights(weights, out_path)
-    logger.info(
-        "Converted %s to %s: %d layers, %d parameters, %.1f s",
-        pth_path.name,
-        out_path,
-        len(weights),
-        sum(int(np.prod(a.shape)) for arrays in weights.values() for a in arrays),
-        time.perf_counter() - started,
-    )
+    convert_state_dict(pth_path, out_path, efficientnet_lite, _map_layers)
 
 
 def _map_layers(tensors: TensorTaker, net) -> dict[str, list[np.ndarray]]:
