@@ -51,12 +51,13 @@ def free_port() -> int:
 def server(tmp_path_factory):
     """A Streamlit server on 127.0.0.1 with its own data root."""
     data_root = tmp_path_factory.mktemp("browser") / "data"
+    log_path = data_root.parent / "streamlit.log"
     port = free_port()
     env = {**os.environ, "TL_DATA_DIR": str(data_root)}
     process = subprocess.Popen(
         [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
          "--server.address", "127.0.0.1", "--server.headless", "true"],
-        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=open(log_path, "w"),
         start_new_session=True,
     )
     url = f"http://127.0.0.1:{port}"
@@ -70,7 +71,7 @@ def server(tmp_path_factory):
             time.sleep(0.5)
     else:
         process.kill()
-        pytest.fail(f"Streamlit did not start on {url}: {process.stderr.read().decode()[-2000:]}")
+        pytest.fail(f"Streamlit did not start on {url}: {log_path.read_text()[-2000:]}")
     yield url, data_root
     os.killpg(process.pid, signal.SIGTERM)
     process.wait(timeout=30)
