@@ -22,6 +22,9 @@ log = logging.getLogger(__name__)
 THUMBNAILS_PER_CLASS = 4
 THUMBNAIL_PIXELS = 128
 DEFAULT_CLASSES_SHOWN = 8
+# tar formats are read with the same safety rules as zip; 7z and rar are
+# accepted here only so that ingestion can say how to re-pack them.
+UPLOAD_TYPES = ["zip", "tar", "tar.gz", "tgz", "tar.bz2", "tar.xz", "7z", "rar"]
 UPLOAD_ID_KEY = "data.ingested_upload"
 UPLOAD_ERROR_KEY = "data.upload_error"
 
@@ -57,7 +60,7 @@ def source_choice() -> None:
 def zip_upload() -> None:
     """Ingest a newly uploaded zip once, and keep its error visible while it stays selected."""
     uploaded = st.file_uploader(
-        t("data.upload_label"), type=["zip"], key="data.upload", help=t("data.upload_help")
+        t("data.upload_label"), type=UPLOAD_TYPES, key="data.upload", help=t("data.upload_help")
     )
     if uploaded is None:
         st.session_state.pop(UPLOAD_ID_KEY, None)

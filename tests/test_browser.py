@@ -282,3 +282,45 @@ def test_stop_ends_run_within_one_batch(server, page):
     for folder in new[1:]:
         by_key(page, f"train.stop.{folder.name}").get_by_role("button").click()
     wait_until(lambda: all(summary_status(folder) == "stopped" for folder in new), 120, "Second run did not stop")
+
+
+def write_messy_zip(path: Path) -> Path:
+    """Write a zip as a Mac user's archive tool would, with a broken image and a stray file."""
+    import io
+    import zipfile
+
+    import numpy as np
+    from PIL import Image
+
+    rng = np.random.default_rng(0)
+    with zipfile.ZipFile(path, "w") as archive:
+        for name, colour in (("猫", (200, 60, 40)), ("狗", (40, 80, 200))):
+            for index in range(4):
+                pixels = np.clip(np.array(colour) + rng.integers(-30, 30, (32, 32, 3)), 0, 255)
+                buffer = io.BytesIO()
+                Image.fromarray(pixels.astype(np.uint8)).save(buffer, format="PNG")
+                archive.writestr(f"照片/{name}/{name}_{index}.png", buffer.getvalue())
+                archive.writestr(f"__MACOSX/照片/{name}/._{name}_{index}.png", b"\x00\x05\x16\x07")
+        archive.writestr("照片/.DS_Store", b"\x00\x00\x00\x01Bud1")
+        archive.writestr("照片/猫/broken.jpg", b"\xff\xd8\xff\xe0\x00\x10JFIF\x00")
+        archive.writestr("照片/狗/notes.txt", "not an image")
+    return path
+
+
+def test_messy_zip_shows_report(server, page, tmp_path):
+    zip_path = write_messy_zip(tmp_path / "phone photos.zip")
+    open_page(page, "Data")
+    page.locator('[data-testid="stFileUploader"] input[type=file]').first.set_input_files(str(zip_path))
+
+    # The sidebar names the current dataset once the upload is ingested.
+    expect(page.get_by_text("phone photos.zip", exact=True).first).to_be_visible(timeout=60_000)
+    grid_cells = page.locator("[role=gridcell]")
+    for text in ("猫", "狗", "照片/猫/broken.jpg", "照片/狗/notes.txt"):
+        expect(grid_cells.filter(has_text=re.compile(f"^{re.escape(text)}$")).first).to_be_attached()
+    expect(page.get_by_text(re.compile(r"^Skipped files \(\d+\)$"))).to_be_visible()
+    shoot(page, "08-data-messy-zip")
+
+    page.get_by_text("简体中文").first.click()
+    expect(page.get_by_text(re.compile(r"^跳过的文件（\d+）$"))).to_be_visible(timeout=30_000)
+    expect(grid_cells.filter(has_text=re.compile("^文件不完整$|^图片数据损坏$|^不是图片$")).first).to_be_attached()
+    shoot(page, "09-data-messy-zip-zh")

@@ -21,7 +21,7 @@ import streamlit as st
 from tl_core import jobs, runs, settings
 from tl_core.datasets import DATASET_FILE, Dataset, open_dataset
 from tl_core.errors import TLError
-from ui.i18n import DEFAULT_LANGUAGE, LANGUAGE_KEY, LANGUAGES, t
+from ui.i18n import DEFAULT_LANGUAGE, LANGUAGE_KEY, LANGUAGES, t, translate_code
 
 log = logging.getLogger(__name__)
 
@@ -155,6 +155,7 @@ def open_dataset_with_progress(source: Path, display_name: str) -> tuple[Dataset
     except TLError as error:
         message = str(error).replace(str(source), display_name)
         log.info("Opening %s failed: %s", display_name, message)
+        message = translate_code(getattr(error, "code", None), message, getattr(error, "params", None))
         return None, t("data.open_failed", name=display_name, message=message)
     except Exception:
         log.exception("Unexpected error while opening %s", display_name)

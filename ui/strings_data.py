@@ -18,10 +18,10 @@ STRINGS = {
         "No dataset loaded yet: upload a zip or use the sample.",
         "尚未加载数据集：请上传 zip 或使用示例数据。",
     ),
-    "data.upload_label": ("Upload a zip of class folders", "上传按类别分文件夹的 zip"),
+    "data.upload_label": ("Upload a zip (or .tar.gz) of class folders", "上传按类别分文件夹的 zip（或 .tar.gz）"),
     "data.upload_help": (
-        "Images in JPEG, PNG, BMP, GIF, TIFF or WebP. Unreadable files are skipped and listed below.",
-        "支持 JPEG、PNG、BMP、GIF、TIFF、WebP 图片。无法读取的文件会被跳过并在下方列出。",
+        "Images in JPEG, PNG, BMP, GIF, TIFF, WebP or HEIC. Unreadable files are skipped and listed below.",
+        "支持 JPEG、PNG、BMP、GIF、TIFF、WebP、HEIC 图片。无法读取的文件会被跳过并在下方列出。",
     ),
     "data.upload_save_failed": (
         "Could not save the upload {name} on the server (disk full or not writable). "
@@ -98,6 +98,74 @@ STRINGS = {
         "有 {count} 张图片不在任何类别文件夹中，已跳过。",
     ),
 
+    "code.nested_archive_opened": (
+        "The upload held only the archive {path}, so that archive was opened instead.",
+        "上传的压缩包里只有压缩包 {path}，因此改为打开它。",
+    ),
+    "code.small_images": (
+        "{count} image(s) are smaller than {min_side} pixels on a side and will look blurry when enlarged.",
+        "有 {count} 张图片的边长小于 {min_side} 像素，放大后会很模糊。",
+    ),
+    "code.extreme_aspect_ratio": (
+        "{count} image(s) are more than {max_ratio} times wider than tall (or the reverse); "
+        "squashing them to a square distorts them.",
+        "有 {count} 张图片的宽高比超过 {max_ratio} 倍；缩放成正方形时会严重变形。",
+    ),
+
+    # Errors from tl_core.archive and tl_core.datasets; their params fill the placeholders.
+    "code.archive_not_found": ("Archive {name} was not found.", "找不到压缩包 {name}。"),
+    "code.upload_too_large": (
+        "{name} is larger than the upload limit. Use fewer or smaller images, or split the dataset.",
+        "{name} 超过了上传大小上限。请减少图片数量或缩小图片，或把数据集拆成几个压缩包。",
+    ),
+    "code.too_many_entries": (
+        "{name} contains {count} entries, more than the limit of {max_files}. Split the dataset into smaller archives.",
+        "{name} 含有 {count} 个条目，超过上限 {max_files}。请把数据集拆成几个较小的压缩包。",
+    ),
+    "code.too_large": (
+        "{name} expands to more than the limit of {max_bytes} bytes. Use fewer or smaller images.",
+        "{name} 解压后超过 {max_bytes} 字节的上限。请减少图片数量或缩小图片。",
+    ),
+    "code.compression_ratio": (
+        "{name} expands {ratio} times, more than the limit of {max_ratio}; this is typical of a zip bomb.",
+        "{name} 解压后膨胀 {ratio} 倍，超过上限 {max_ratio}；这是“压缩炸弹”的典型特征。",
+    ),
+    "code.write_failed": (
+        "Could not write the files of {name}: {detail}. Free disk space and try again.",
+        "无法写入 {name} 中的文件：{detail}。请释放磁盘空间后重试。",
+    ),
+    "code.damaged_archive": (
+        "{name} is damaged ({detail}). Create the archive again and upload it.",
+        "{name} 已损坏（{detail}）。请重新压缩后再上传。",
+    ),
+    "code.unsupported_archive_format": (
+        "{name} is a {format} archive, which is not supported. Re-pack it as .zip or .tar.gz.",
+        "{name} 是 {format} 格式的压缩包，不受支持。请重新打包为 .zip 或 .tar.gz。",
+    ),
+    "code.empty_archive": ("{name} is empty.", "{name} 是空的。"),
+    "code.not_an_archive": (
+        "{name} is not a zip or tar archive. Compress the class folders into a .zip and upload that.",
+        "{name} 不是 zip 或 tar 压缩包。请把各类别文件夹压缩成 .zip 后上传。",
+    ),
+    "code.encrypted_archive": (
+        "{name} is password-protected (entry {entry}). Create it again without a password.",
+        "{name} 设有密码（条目 {entry}）。请不加密码重新压缩。",
+    ),
+    "code.unsupported_compression": (
+        "{name} uses a compression method that cannot be read (entry {entry}). Create it again with standard zip compression.",
+        "{name} 使用了无法读取的压缩方式（条目 {entry}）。请用标准 zip 压缩方式重新压缩。",
+    ),
+    "code.source_not_found": ("Dataset {name} was not found.", "找不到数据集 {name}。"),
+    "code.too_few_classes": (
+        "{name} has {classes} as class folders; at least {min_classes} class folders with images are needed, "
+        "one sub-folder per class.",
+        "{name} 中的类别文件夹为：{classes}；至少需要 {min_classes} 个含有图片的类别文件夹，每个类别一个子文件夹。",
+    ),
+    "code.too_few_images": (
+        "Class {class} has {count} usable image(s); each class needs at least {min_images}. Add images or remove the class.",
+        "类别 {class} 只有 {count} 张可用图片；每个类别至少需要 {min_images} 张。请补充图片或删除该类别。",
+    ),
+
     # Short labels for the codes of skipped files
     "skip.system_file": ("system file", "系统文件"),
     "skip.hidden": ("hidden", "隐藏文件"),
@@ -118,4 +186,7 @@ STRINGS = {
     "skip.truncated": ("truncated", "文件不完整"),
     "skip.corrupt": ("damaged image data", "图片数据损坏"),
     "skip.unsupported_mode": ("unsupported pixel mode", "不支持的像素模式"),
+    "skip.invalid_name": ("invalid file name", "无效的文件名"),
+    "skip.nested_archive": ("archive inside the archive", "压缩包内的压缩包"),
+    "skip.unsupported_format": ("unsupported image format", "不支持的图片格式"),
 }
