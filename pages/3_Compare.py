@@ -39,7 +39,7 @@ def main() -> None:
     completed = [info for info in jobs.list_runs() if info.status in COMPLETE_STATUSES]
     if not completed:
         st.info(t("compare.no_runs"))
-        st.page_link(TRAIN_PAGE, label=t("results.go_train"), icon=":material/model_training:",
+        st.page_link(TRAIN_PAGE, label=t("results.go_train"), icon=":material/speed:",
                      query_params=state.link_query_params())
         return
 
@@ -52,8 +52,17 @@ def main() -> None:
     trained = [info for info in chosen if info.status != runs.STATUS_FAILED]
     curves_section(trained)
     table_section(chosen)
-    confusion_section(trained)
-    misclassified_section(trained)
+    # A run stopped before its first epoch ended was never scored on the test split.
+    tested = [info for info in trained if was_tested(info)]
+    for info in trained:
+        if info not in tested:
+            st.caption(t("compare.no_confusion", run=run_label(info)))
+    confusion_section(tested)
+    misclassified_section(tested)
+
+
+def was_tested(info: jobs.RunInfo) -> bool:
+    return (info.summary or {}).get("test_accuracy") is not None
 
 
 # Run choice ----------------------------------------------------------------
@@ -140,6 +149,11 @@ TABLE_COLUMNS = (
 def table_section(chosen: list[jobs.RunInfo]) -> None:
     st.subheader(t("compare.table"))
     frame = pd.DataFrame([table_row(info) for info in chosen], columns=TABLE_COLUMNS)
+    # Numeric dtypes show a missing value as an empty cell (object columns print "None").
+    for name in NUMERIC_COLUMNS:
+        frame[name] = pd.to_numeric(frame[name], errors="coerce")
+    for name in ("best_val_accuracy", "test_accuracy"):
+        frame[name] = frame[name] * 100
     column = st.column_config
     st.dataframe(
         frame,
@@ -154,8 +168,8 @@ def table_section(chosen: list[jobs.RunInfo]) -> None:
             "total_params": column.NumberColumn(t("compare.col.total_params"), format="localized"),
             "image_size": column.NumberColumn(t("compare.col.image_size"), format="%d px"),
             "epochs": column.NumberColumn(t("compare.col.epochs"), format="%d"),
-            "best_val_accuracy": column.NumberColumn(t("compare.col.best_val_accuracy"), format="percent"),
-            "test_accuracy": column.NumberColumn(t("compare.col.test_accuracy"), format="percent"),
+            "best_val_accuracy": column.NumberColumn(t("compare.col.best_val_accuracy"), format="%.1f%%"),
+            "test_accuracy": column.NumberColumn(t("compare.col.test_accuracy"), format="%.1f%%"),
             "train_seconds": column.NumberColumn(t("compare.col.train_seconds"), format="%.1f s"),
             "images_per_second": column.NumberColumn(t("compare.col.images_per_second"), format="%.1f"),
             "model_size_mb": column.NumberColumn(t("compare.col.model_size_mb"), format="%.2f MB"),
@@ -163,6 +177,12 @@ def table_section(chosen: list[jobs.RunInfo]) -> None:
         },
     )
     st.caption(t("compare.table_hint"))
+
+
+NUMERIC_COLUMNS = (
+    "trainable_params", "total_params", "image_size", "epochs", "best_val_accuracy",
+    "test_accuracy", "train_seconds", "images_per_second", "model_size_mb",
+)
 
 
 def table_row(info: jobs.RunInfo) -> dict:

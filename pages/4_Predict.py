@@ -44,10 +44,12 @@ def main() -> None:
     candidates = [
         info for info in jobs.list_runs()
         if info.status in USABLE_STATUSES and has_model(info.folder)
+        # A run stopped before its first epoch ended holds an untrained head.
+        and (info.summary or {}).get("epochs_completed", 0) > 0
     ]
     if not candidates:
         st.info(t("predict.no_runs"))
-        st.page_link(TRAIN_PAGE, label=t("results.go_train"), icon=":material/model_training:",
+        st.page_link(TRAIN_PAGE, label=t("results.go_train"), icon=":material/speed:",
                      query_params=state.link_query_params())
         return
 

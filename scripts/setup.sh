@@ -17,9 +17,15 @@ if [[ ! -x .venv/bin/python ]]; then
     echo "Creating .venv with $($PYTHON --version)"
     "$PYTHON" -m venv .venv
 fi
-.venv/bin/python -m pip install --quiet --upgrade pip
-echo "Installing $requirements (the first time downloads about 300 MB)"
-.venv/bin/python -m pip install --quiet -r "$requirements"
+# Skip pip when the requirement files are unchanged since the last install.
+stamp=.venv/.installed-$(basename "$requirements" .txt)
+digest=$(cat requirements*.txt | sha256sum | cut -d" " -f1)
+if [[ ! -f "$stamp" || "$(cat "$stamp")" != "$digest" ]]; then
+    .venv/bin/python -m pip install --quiet --upgrade pip
+    echo "Installing $requirements (the first time downloads about 300 MB)"
+    .venv/bin/python -m pip install --quiet -r "$requirements"
+    echo "$digest" > "$stamp"
+fi
 
 echo "Preparing offline ImageNet weights"
 .venv/bin/python -m tl_core weights fetch

@@ -59,6 +59,8 @@ def test_train_unknown_backbone_exits_1(colour_dataset_dir, tmp_path):
 def test_train_bad_mode_exits_2(colour_dataset_dir):
     result = run_cli("train", "--data", colour_dataset_dir, "--mode", "half")
     assert result.returncode == 2
+    assert result.stderr.startswith("error: argument --mode: invalid choice: 'half'")
+    assert len(result.stderr.strip().splitlines()) == 1
 
 
 @pytest.mark.parametrize("option,value", [("--epochs", "0"), ("--image-size", "8"), ("--split", "70/30")])

@@ -32,8 +32,15 @@ def main(argv=None) -> int:
         return 1
 
 
+class OneLineErrorParser(argparse.ArgumentParser):
+    """An ArgumentParser whose usage errors are one line, like every other CLI error."""
+
+    def error(self, message):
+        self.exit(2, f"error: {message} (see `{self.prog} --help`)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m tl_core", description=__doc__.splitlines()[0])
+    parser = OneLineErrorParser(prog="python -m tl_core", description=__doc__.splitlines()[0])
     parser.add_argument("-v", "--verbose", action="store_true", help="log progress details")
     commands = parser.add_subparsers(dest="command", required=True)
 
@@ -161,7 +168,8 @@ def format_report(report) -> str:
         counts = report.counts.get(name, {})
         cells = "  ".join(f"{counts.get(split, 0):>6}" for split in splits)
         lines.append(f"{name:<{width}}  {cells}  {sum(counts.values()):>6}")
-    lines.append(f"{len(report.classes)} classes, {report.total()} images, split from {report.split_source}")
+    split = "from the train/val/test folders" if report.split_source == "folders" else "random, per class"
+    lines.append(f"{len(report.classes)} classes, {report.total()} images; split: {split}")
     for notice in report.warnings:
         lines.append(f"warning: {notice.message}")
     if report.skipped:
@@ -192,7 +200,7 @@ def command_backbones(args) -> int:
     if args.json:
         print(json.dumps(rows, indent=2))
         return 0
-    print(f"{'name':<20} {'params':>11} {'size':>5}  ImageNet weights")
+    print(f"{'name':<20} {'params':>11} {'px':>5}  ImageNet weights  (px: default image size)")
     for row in rows:
         print(f"{row['name']:<20} {row['params']:>11,} {row['default_size']:>5}  {row['status']}")
     return 0

@@ -113,6 +113,7 @@ def run_status(folder: Path) -> str:
 
 def list_runs(root: Path | None = None) -> list[RunInfo]:
     """Return every run folder under the runs root, newest first."""
+    _reap_supervisors()
     folder_root = runs_root(root)
     if not folder_root.is_dir():
         return []
@@ -187,12 +188,14 @@ def ensure_supervisor(folder_root: Path) -> None:
     folder_root.mkdir(parents=True, exist_ok=True)
     if supervisor_alive(folder_root):
         return
+    _reap_supervisors()
     process = subprocess.Popen(
         [sys.executable, "-m", "tl_core.jobs", str(folder_root)],
         stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
         stderr=open(folder_root / ".supervisor.log", "a"),
         start_new_session=True, cwd=os.getcwd(),
     )
+    _supervisors.append(process)
     # Wait until the supervisor holds its lock, so that run_status() reads the
     # new job as queued rather than interrupted.
     deadline = time.monotonic() + SUPERVISOR_START_SECONDS
@@ -202,6 +205,15 @@ def ensure_supervisor(folder_root: Path) -> None:
         time.sleep(0.05)
     if not supervisor_alive(folder_root):
         log.warning("Queue supervisor for %s did not start within %s s", folder_root, SUPERVISOR_START_SECONDS)
+
+
+# Supervisors started by this process. Polling them collects the exit status
+# of those that ended, so that they do not linger as zombie processes.
+_supervisors: list[subprocess.Popen] = []
+
+
+def _reap_supervisors() -> None:
+    _supervisors[:] = [process for process in _supervisors if process.poll() is None]
 
 
 def queued_folders(folder_root: Path) -> list[Path]:

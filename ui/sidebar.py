@@ -21,7 +21,7 @@ JOBS_REFRESH_SECONDS = 2
 NAV_ICONS = {
     "app": ":material/home:",
     "1_Data": ":material/photo_library:",
-    "2_Train": ":material/model_training:",
+    "2_Train": ":material/speed:",
     "3_Compare": ":material/compare_arrows:",
     "4_Predict": ":material/image_search:",
 }
@@ -32,7 +32,7 @@ def page_setup(title_key: str) -> None:
     state.init_session()
     st.set_page_config(
         page_title=f"{t(title_key)} · {t('app.title')}",
-        page_icon=":material/model_training:",
+        page_icon=":material/speed:",
         layout="wide",
     )
     render_sidebar()
