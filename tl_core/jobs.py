@@ -16,7 +16,6 @@ The state of a run is read from its folder alone:
 """
 
 import fcntl
-import json
 import logging
 import os
 import subprocess
