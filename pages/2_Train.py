@@ -325,7 +325,7 @@ def _race_settings(config: dict) -> str:
 
 
 def run_row(info: jobs.RunInfo, status: str, progress: state.RunProgress) -> None:
-    """One line per run: name and status, progress or result, and a Stop button."""
+    """Draw one line per run: name and status, progress or result, and a Stop button."""
     with st.container(border=True):
         name_column, progress_column, button_column = st.columns([3, 7, 1.2],
                                                                  vertical_alignment="center")

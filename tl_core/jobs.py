@@ -41,7 +41,7 @@ SUPERVISOR_START_SECONDS = 10.0
 
 @dataclass
 class RunInfo:
-    """What a reader needs to list a run."""
+    """A run as listed by readers: its folder, status, job and summary."""
 
     run_id: str
     folder: Path
