@@ -327,6 +327,7 @@ def test_fit_head_matches_keras_fit():
     keras_head.fit(
         fitting.array_pipeline(*train, 8, True, 0, epochs=6), steps_per_epoch=7,
         validation_data=fitting.array_pipeline(*validation, 8, False, 0), epochs=6, verbose=0, callbacks=[reference],
+        shuffle=False,
     )
     for key in ("loss", "accuracy", "val_loss", "val_accuracy"):
         assert [logs[key] for logs in fast.epochs] == pytest.approx([logs[key] for logs in reference.epochs], abs=1e-5), key
@@ -344,7 +345,7 @@ def test_fit_head_early_stopping_matches_keras_fit():
     keras_head.fit(
         fitting.array_pipeline(*train, 8, True, 0, epochs=30), steps_per_epoch=7,
         validation_data=fitting.array_pipeline(*validation, 8, False, 0), epochs=30, verbose=0,
-        callbacks=[reference, early_stopping()],
+        callbacks=[reference, early_stopping()], shuffle=False,
     )
     assert len(fast.epochs) == len(reference.epochs)
     assert len(fast.epochs) < 30

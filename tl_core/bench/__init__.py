@@ -86,7 +86,8 @@ class BenchSettings:
             raise ConfigError(f"Unknown benchmark step(s) {', '.join(unknown)}; choose from {', '.join(STEPS)}.")
         if self.images < 10 or self.memory_images < 10:
             raise ConfigError(
-                f"The benchmark needs at least 10 images; received {self.images} and {self.memory_images}."
+                "Image counts (--images, --memory-images) must be at least 10; "
+                f"received {self.images} and {self.memory_images}."
             )
         if not self.epochs or min(self.epochs) < 1:
             raise ConfigError(f"Epoch counts must be at least 1; received {list(self.epochs)}.")
@@ -140,7 +141,6 @@ def run_benchmark(settings: BenchSettings) -> BenchResults:
 def _run_in_process(settings: BenchSettings, workdir: Path, steps: dict) -> None:
     from tl_core import fitting
     from tl_core.datasets import open_dataset
-    from tl_core.training import TrainConfig
 
     # Every run builds new models on purpose, which TensorFlow would log as "retracing".
     logging.getLogger("tensorflow").setLevel(logging.ERROR)
@@ -148,58 +148,35 @@ def _run_in_process(settings: BenchSettings, workdir: Path, steps: dict) -> None
     log.info("Generating %d images of %d px", settings.images, settings.image_size)
     folder = generate_images(settings.sample, workdir / "images", settings.images, settings.image_size, settings.seed)
 
-    def config(**changes) -> TrainConfig:
-        values = {
-            "backbone": settings.backbone, "mode": "frozen", "image_size": settings.image_size,
-            "batch_size": settings.batch_size, "seed": settings.seed, "epochs": settings.epochs[0],
-        }
-        return TrainConfig(**{**values, **changes})
-
-    def run_folder(name: str) -> Path:
-        return workdir / "runs" / name
-
     warm = open_dataset(folder, data_root=workdir / "root-warm")
     log.info("Untimed frozen run to fill the caches")
-    time_run(config(), warm, run_folder("warm-up"))
+    time_run(_config(settings), warm, workdir / "runs" / "warm-up")
 
     if "throughput" in settings.steps:
         log.info("Raw forward and feature extraction throughput")
         steps["throughput"] = measure_throughput(warm, settings.backbone, settings.image_size, settings.seed)
         fitting.release_memory()
 
-    # Each repeat times our run, then the tutorial, back to back, so that both
-    # sides of a pair see about the same load from other processes.
-    frozen = {"cold": {}}
-    tutorial = {}
-    for epochs in settings.epochs:
-        for repeat in range(settings.repeats):
-            if "frozen" in settings.steps or "accuracy" in settings.steps:
-                log.info("Our frozen training, %d epochs, nothing cached (%d/%d)", epochs, repeat + 1, settings.repeats)
-                # A data root of its own, so that neither images nor features are cached yet.
-                cold = open_dataset(folder, data_root=workdir / f"root-frozen-{epochs}-{repeat}")
-                run = time_run(config(epochs=epochs), cold, run_folder(f"frozen-{epochs}-{repeat}"))
-                frozen["cold"].setdefault(str(epochs), []).append(run)
-            if "tutorial" in settings.steps:
-                log.info("Keras tutorial pipeline, %d epochs (%d/%d)", epochs, repeat + 1, settings.repeats)
-                run = time_tutorial(
-                    folder, settings.backbone, settings.image_size, epochs, settings.batch_size, settings.seed
-                )
-                tutorial.setdefault(str(epochs), []).append(run)
+    frozen, tutorial = _time_pairs(settings, folder, workdir)
     if "frozen" in settings.steps:
         log.info("Our frozen training, %d epochs, warm caches", settings.epochs[0])
-        frozen["warm"] = [time_run(config(), warm, run_folder(f"frozen-warm-{repeat}")) for repeat in range(settings.repeats)]
+        frozen["warm"] = [
+            time_run(_config(settings), warm, workdir / "runs" / f"frozen-warm-{repeat}")
+            for repeat in range(settings.repeats)
+        ]
         steps["frozen"] = frozen
     if tutorial:
         steps["tutorial"] = tutorial
 
     if "finetune" in settings.steps:
         log.info("Fine-tune mode, %d epochs", settings.finetune_epochs)
-        run = time_run(config(mode="finetune", epochs=settings.finetune_epochs), warm, run_folder("finetune"))
-        steps["finetune"] = {**run, "images_per_second": finetune_speed(run_folder("finetune"))}
+        run_folder = workdir / "runs" / "finetune"
+        run = time_run(_config(settings, mode="finetune", epochs=settings.finetune_epochs), warm, run_folder)
+        steps["finetune"] = {**run, "images_per_second": finetune_speed(run_folder)}
 
     if "accuracy" in settings.steps:
         log.info("Frozen training without cached features, %d epochs", settings.epochs[0])
-        uncached = time_run(config(feature_cache=False), warm, run_folder("uncached"))
+        uncached = time_run(_config(settings, feature_cache=False), warm, workdir / "runs" / "uncached")
         steps["accuracy"] = {
             "epochs": settings.epochs[0],
             "cached": frozen["cold"][str(settings.epochs[0])][0]["test_accuracy"],
@@ -207,6 +184,44 @@ def _run_in_process(settings: BenchSettings, workdir: Path, steps: dict) -> None
             "uncached_seconds": uncached["seconds"],
             "test_images": warm.counts()["test"],
         }
+
+
+def _config(settings: BenchSettings, **changes):
+    """Return the TrainConfig of the benchmark's runs: frozen, first epoch count, with `changes`."""
+    from tl_core.training import TrainConfig
+
+    values = {
+        "backbone": settings.backbone, "mode": "frozen", "image_size": settings.image_size,
+        "batch_size": settings.batch_size, "seed": settings.seed, "epochs": settings.epochs[0],
+    }
+    return TrainConfig(**{**values, **changes})
+
+
+def _time_pairs(settings: BenchSettings, folder: Path, workdir: Path) -> tuple[dict, dict]:
+    """Time our cold frozen runs and the tutorial for each epoch count; return (frozen, tutorial).
+
+    Each repeat times our run, then the tutorial, back to back, so that both
+    sides of a pair see about the same load from other processes.
+    """
+    from tl_core.datasets import open_dataset
+
+    frozen, tutorial = {"cold": {}}, {}
+    for epochs in settings.epochs:
+        for repeat in range(settings.repeats):
+            progress = f"{epochs} epochs ({repeat + 1}/{settings.repeats})"
+            if "frozen" in settings.steps or "accuracy" in settings.steps:
+                log.info("Our frozen training, nothing cached, %s", progress)
+                # A data root of its own, so that neither images nor features are cached yet.
+                cold = open_dataset(folder, data_root=workdir / f"root-frozen-{epochs}-{repeat}")
+                run = time_run(_config(settings, epochs=epochs), cold, workdir / "runs" / f"frozen-{epochs}-{repeat}")
+                frozen["cold"].setdefault(str(epochs), []).append(run)
+            if "tutorial" in settings.steps:
+                log.info("Keras tutorial pipeline, %s", progress)
+                run = time_tutorial(
+                    folder, settings.backbone, settings.image_size, epochs, settings.batch_size, settings.seed
+                )
+                tutorial.setdefault(str(epochs), []).append(run)
+    return frozen, tutorial
 
 
 def _run_memory(settings: BenchSettings, workdir: Path) -> dict:
