@@ -216,6 +216,10 @@ def backbone_card(spec: Backbone, shared: dict, dataset: Dataset) -> TrainConfig
             "optimizer", "seed", "early_stopping_patience", "dropout",
         )
     })
+    if config.uses_feature_cache():
+        st.caption(t("train.cache_on"))
+    elif mode == "frozen":
+        st.caption(t("train.cache_off_augmentation"))
     learning_rate = config.learning_rate or DEFAULT_LEARNING_RATES[mode]
     seconds = estimated_run_seconds(spec, config, dataset.counts())
     st.caption(t("train.estimate", duration=state.format_duration(seconds), lr=f"{learning_rate:g}"))
@@ -330,7 +334,10 @@ def run_row(info: jobs.RunInfo, status: str, progress: state.RunProgress) -> Non
         name_column, progress_column, button_column = st.columns([3, 7, 1.2],
                                                                  vertical_alignment="center")
         colour = STATUS_COLOURS.get(status, "gray")
-        name_column.markdown(f"**{_run_label(info)}**  \n:{colour}-badge[{t('status.' + status)}]")
+        badges = f":{colour}-badge[{t('status.' + status)}]"
+        if _uses_feature_cache(info.config):
+            badges += f" :blue-badge[:material/bolt: {t('train.cache_badge')}]"
+        name_column.markdown(f"**{_run_label(info)}**  \n{badges}")
         with progress_column:
             run_progress(info, status, progress)
         if status in ACTIVE_STATUSES:
@@ -339,6 +346,13 @@ def run_row(info: jobs.RunInfo, status: str, progress: state.RunProgress) -> Non
                                     icon=":material/stop_circle:", disabled=stopping):
                 jobs.stop(info.run_id)
                 st.toast(t("train.stop_requested", name=_run_label(info)))
+
+
+def _uses_feature_cache(config: dict) -> bool:
+    try:
+        return TrainConfig.from_dict(config).uses_feature_cache()
+    except (TypeError, ValueError):
+        return False
 
 
 def run_progress(info: jobs.RunInfo, status: str, progress: state.RunProgress) -> None:

@@ -92,6 +92,7 @@ def test_race_of_two_finishes(sample_id, stop_all_runs):
     badges = status_badges(at)
     assert len(badges) == 2
     assert all("badge[finished]" in badge for badge in badges)
+    assert all("features cached" in badge for badge in badges)
     assert len(at.get("plotly_chart")) == 2
 
 
@@ -126,6 +127,21 @@ def test_stop_button_stops_run(sample_id, stop_all_runs):
     assert info.summary["epochs_completed"] < 200
     at.run()
     assert "badge[stopped]" in status_badges(at)[0]
+    assert "features cached" not in status_badges(at)[0]
+
+
+def test_cards_say_whether_features_are_cached(sample_id):
+    at = open_train_page(sample_id)
+    at.multiselect(key="train.backbones").set_value(["mobilenet", "mobilenet_v2"])
+    at.selectbox(key="train.mode.mobilenet_v2").set_value("finetune")
+    at.run()
+    captions = [caption.value for caption in at.caption]
+    assert sum(caption.startswith("Features cached") for caption in captions) == 1
+
+    at.checkbox(key="train.augmentation").set_value(True).run()
+    captions = [caption.value for caption in at.caption]
+    assert not any(caption.startswith("Features cached") for caption in captions)
+    assert sum(caption.startswith("No feature cache") for caption in captions) == 1
 
 
 def test_train_page_without_tensorflow(sample_id):

@@ -391,13 +391,56 @@ def test_load_split_uses_cache(tmp_path):
     archive = write_zip(tmp_path / "pets.zip", class_tree({"cats": 4, "dogs": 5}))
     dataset = open_dataset(archive, tmp_path / "data")
     images, _ = load_split(dataset, "test", 16)
-    assert len(list((dataset.folder / "cache").glob("test_16_*.npy"))) == 2
+    assert len(list((dataset.folder / "cache").glob("test_16_*.npy"))) == 1
 
     # Deleting the sources proves that the second call reads the cache.
     for path, _ in dataset.items["test"]:
         (dataset.root / path).unlink()
     cached, _ = load_split(dataset, "test", 16)
     assert np.array_equal(cached, images)
+
+
+def open_zip(tmp_path, files):
+    """Open a zip of `files` under a data root, so that the dataset has a folder and a cache."""
+    return open_dataset(write_zip(tmp_path / "pets.zip", files), tmp_path / "data")
+
+
+def test_load_split_maps_cache_file(tmp_path):
+    dataset = open_zip(tmp_path, class_tree({"cats": 4, "dogs": 5}))
+    images, _ = load_split(dataset, "train", 16)
+    # A read-only memory map of the cache file: large splits stream from disk.
+    assert isinstance(images, np.memmap)
+    assert not images.flags.writeable
+    assert Path(images.filename).parent == dataset.folder / "cache"
+    again, _ = load_split(dataset, "train", 16)
+    assert isinstance(again, np.memmap) and np.array_equal(again, images)
+
+
+def test_load_split_replaces_a_damaged_cache(tmp_path):
+    dataset = open_zip(tmp_path, class_tree({"cats": 4, "dogs": 5}))
+    expected, _ = load_split(dataset, "val", 16)
+    expected = np.array(expected)
+    [cache_file] = (dataset.folder / "cache").glob("val_16_*.npy")
+    cache_file.write_bytes(cache_file.read_bytes()[:100])  # cut off mid-header
+    images, _ = load_split(dataset, "val", 16)
+    assert np.array_equal(images, expected)
+    assert np.array_equal(np.load(cache_file), expected)
+
+
+def test_load_split_unwritable_cache_uses_memory(tmp_path):
+    dataset = open_zip(tmp_path, class_tree({"cats": 4, "dogs": 5}))
+    (dataset.folder / "cache").write_text("a file where the cache folder should be")
+    images, labels = load_split(dataset, "train", 16)
+    assert not isinstance(images, np.memmap)
+    assert images.shape == (len(labels), 16, 16, 3)
+
+
+def test_load_split_failure_leaves_no_partial_cache(tmp_path):
+    dataset = open_zip(tmp_path, class_tree({"cats": 3, "dogs": 3}))
+    (dataset.root / dataset.items["train"][-1][0]).unlink()
+    with pytest.raises(DatasetError):
+        load_split(dataset, "train", 8)
+    assert list((dataset.folder / "cache").iterdir()) == []
 
 
 def test_load_split_missing_file_raises(tmp_path):

@@ -17,6 +17,7 @@ import numpy as np
 from tl_core.dataset_report import SPLITS
 from tl_core.errors import DatasetError, ImageDecodeError
 from tl_core.images import load_resized
+from tl_core.npy_files import load_checked
 
 if TYPE_CHECKING:
     from tl_core.datasets import Dataset
@@ -38,43 +39,63 @@ def load_split(
 
     Images are uint8 of shape (N, image_size, image_size, 3) and labels int32
     of shape (N,), in `dataset.items[split]` order. For a dataset with a
-    folder, the arrays are cached as .npy files in its cache/ folder.
-
-    NOTE: the whole split is held in memory: N * image_size**2 * 3 bytes.
+    folder, images are decoded straight into a .npy file in its cache/
+    folder and returned as a read-only memory map of that file. A split
+    larger than memory then streams from disk, and the operating system
+    keeps the pages it has room for. A later call maps the same file
+    without decoding. A dataset without a folder gets its images in memory.
     """
     if split not in SPLITS:
         raise DatasetError(
             f"split must be one of {', '.join(SPLITS)}; received {split!r}", "unknown_split", {"split": split}
         )
     pairs = dataset.items.get(split, [])
-    cache = _cache_paths(dataset, split, image_size, pairs)
-    if cache is not None and cache[0].is_file() and cache[1].is_file():
-        images, labels = np.load(cache[0]), np.load(cache[1])
-        if len(images) == len(labels) == len(pairs):
+    labels = np.asarray([label for _, label in pairs], dtype=np.int32)
+    shape = (len(pairs), image_size, image_size, 3)
+    images_path = _cache_path(dataset, split, image_size, pairs)
+    if images_path is not None:
+        stored = load_checked(images_path, shape, np.uint8, mmap_mode="r")
+        if stored is not None:
             if progress:
                 progress(len(pairs), len(pairs))
-            return images, labels
-        logger.warning("Ignoring cache %s: its length does not match the split", cache[0])
-
-    images = _decode_split(dataset, pairs, image_size, progress)
-    labels = np.asarray([label for _, label in pairs], dtype=np.int32)
-    if cache is not None:
-        cache[0].parent.mkdir(parents=True, exist_ok=True)
-        _save_npy_atomic(cache[1], labels)
-        _save_npy_atomic(cache[0], images)
+            return stored, labels
+        try:
+            return _decode_to_file(dataset, pairs, images_path, shape, progress), labels
+        except OSError as error:
+            # The cache only saves time: a full disk or read-only folder does not fail the run.
+            logger.warning("Could not write image cache %s (%s); decoding into memory", images_path, error)
+    images = np.empty(shape, dtype=np.uint8)
+    _decode_split(dataset, pairs, images, progress)
     return images, labels
 
 
-def _cache_paths(dataset: Dataset, split: str, image_size: int, pairs: list) -> tuple[Path, Path] | None:
+def _decode_to_file(dataset: Dataset, pairs: list, path: Path, shape: tuple, progress) -> np.ndarray:
+    """Decode into a temporary .npy file, rename it to `path`, and return a read-only map of it."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_name(f".{path.stem}.{uuid.uuid4().hex[:8]}.tmp.npy")
+    try:
+        images = np.lib.format.open_memmap(temporary, mode="w+", dtype=np.uint8, shape=shape)
+        try:
+            _decode_split(dataset, pairs, images, progress)
+            images.flush()
+        finally:
+            del images  # closes the map, so the file can be renamed on every system
+        os.replace(temporary, path)
+    finally:
+        temporary.unlink(missing_ok=True)
+    return np.load(path, mmap_mode="r")
+
+
+def _cache_path(dataset: Dataset, split: str, image_size: int, pairs: list) -> Path | None:
     if dataset.folder is None:
         return None
     items_digest = hashlib.sha256(json.dumps(pairs).encode()).hexdigest()[:8]
-    stem = dataset.folder / "cache" / f"{split}_{image_size}_{items_digest}"
-    return stem.with_name(stem.name + "_images.npy"), stem.with_name(stem.name + "_labels.npy")
+    return dataset.folder / "cache" / f"{split}_{image_size}_{items_digest}_images.npy"
 
 
-def _decode_split(dataset: Dataset, pairs: list[tuple[str, int]], image_size: int, progress: ProgressCallback | None) -> np.ndarray:
-    images = np.empty((len(pairs), image_size, image_size, 3), dtype=np.uint8)
+def _decode_split(dataset: Dataset, pairs: list[tuple[str, int]], images: np.ndarray, progress: ProgressCallback | None) -> None:
+    """Decode the images of `pairs` into the rows of `images`, resized to its row size."""
+    image_size = images.shape[1]
     if progress:
         progress(0, len(pairs))
 
@@ -95,12 +116,3 @@ def _decode_split(dataset: Dataset, pairs: list[tuple[str, int]], image_size: in
         for done, _ in enumerate(pool.map(load, range(len(pairs))), start=1):
             if progress:
                 progress(done, len(pairs))
-    return images
-
-
-def _save_npy_atomic(path: Path, array: np.ndarray) -> None:
-    temporary = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.tmp")
-    with temporary.open("wb") as file:
-        np.save(file, array)
-    os.replace(temporary, path)
-

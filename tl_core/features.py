@@ -27,6 +27,8 @@ from pathlib import Path
 
 import numpy as np
 
+from tl_core.npy_files import load_checked
+
 log = logging.getLogger(__name__)
 
 FEATURE_BATCH_SIZE = 64  # maximum images per extraction batch
@@ -192,7 +194,7 @@ def load_or_extract(extractor, image_sets: dict, paths: dict, progress=None, sho
     dim = extractor.output.shape[-1]
     result, loaded = {}, []
     for name, images in image_sets.items():
-        stored = _load_stored(paths.get(name), (len(images), dim))
+        stored = load_checked(paths.get(name), (len(images), dim), np.float32)
         if stored is not None:
             result[name] = stored
             loaded.append(name)
@@ -212,20 +214,6 @@ def load_or_extract(extractor, image_sets: dict, paths: dict, progress=None, sho
             if paths.get(name) is not None:
                 _save_atomic(paths[name], values)
     return result, loaded
-
-
-def _load_stored(path: Path | None, shape: tuple) -> np.ndarray | None:
-    if path is None or not path.is_file():
-        return None
-    try:
-        stored = np.load(path)
-    except (OSError, ValueError) as error:
-        log.warning("Ignoring feature cache %s: %s", path, error)
-        return None
-    if stored.shape != shape or stored.dtype != np.float32:
-        log.warning("Ignoring feature cache %s: shape %s, expected %s", path, stored.shape, shape)
-        return None
-    return stored
 
 
 def _save_atomic(path: Path, array: np.ndarray) -> None:

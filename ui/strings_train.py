@@ -51,6 +51,15 @@ STRINGS = {
         "有助于减轻小数据集上的过拟合。此时冻结模式的训练每一轮都要让图片经过主干网络，"
         "而不是只计算一次，因此会慢很多。",
     ),
+    "train.cache_on": (
+        "Features cached: the backbone runs once over every image, so epoch 2+ is fast.",
+        "特征已缓存：主干网络对每张图片只运行一次，所以第 2 轮起很快。",
+    ),
+    "train.cache_off_augmentation": (
+        "No feature cache: with data augmentation on, the backbone runs over every image in every epoch.",
+        "不缓存特征：开启数据增强后，每一轮主干网络都要处理每张图片。",
+    ),
+    "train.cache_badge": ("features cached", "特征已缓存"),
     "train.advanced": ("Advanced settings", "高级设置"),
     "train.optimizer": ("Optimizer", "优化器"),
     "train.seed": ("Random seed", "随机种子"),
