@@ -6,7 +6,6 @@ confusion_matrix.json, test_predictions.csv); nothing here imports TensorFlow.
 """
 
 import logging
-from datetime import datetime
 
 import numpy as np
 import pandas as pd
@@ -17,8 +16,9 @@ from tl_core import jobs, runs
 from tl_core.backbones import BACKBONES
 from ui import state
 from ui.charts import curves_figure
-from ui.i18n import has_key, t
+from ui.i18n import t
 from ui.run_files import dataset_root, load_thumbnail, read_test_predictions
+from ui.run_labels import mode_name, no_runs_notice, run_label, started_at
 from ui.sidebar import page_setup
 
 log = logging.getLogger(__name__)
@@ -29,7 +29,6 @@ MATRICES_PER_ROW = 2
 THUMBNAILS_PER_ROW = 6
 MAX_MISCLASSIFIED_SHOWN = 24
 THUMBNAIL_PIXELS = 160
-TRAIN_PAGE = "pages/2_Train.py"
 
 
 def main() -> None:
@@ -38,9 +37,7 @@ def main() -> None:
 
     completed = [info for info in jobs.list_runs() if info.status in COMPLETE_STATUSES]
     if not completed:
-        st.info(t("compare.no_runs"))
-        st.page_link(TRAIN_PAGE, label=t("results.go_train"), icon=":material/speed:",
-                     query_params=state.link_query_params())
+        no_runs_notice("compare.no_runs")
         return
 
     chosen = pick_runs(completed)
@@ -66,23 +63,6 @@ def was_tested(info: jobs.RunInfo) -> bool:
 
 
 # Run choice ----------------------------------------------------------------
-
-
-def run_label(info: jobs.RunInfo) -> str:
-    """Return a short unique name: backbone, mode, start time and the id's suffix."""
-    config = info.config
-    spec = BACKBONES.get(config.get("backbone"))
-    backbone = spec.display_name if spec else config.get("backbone", "?")
-    mode = config.get("mode", "?")
-    mode = t(f"mode.{mode}") if has_key(f"mode.{mode}") else mode
-    return f"{backbone} · {mode} · {_started_at(info.run_id)} · {info.run_id[-4:]}"
-
-
-def _started_at(run_id: str) -> str:
-    try:
-        return datetime.strptime(run_id[:15], "%Y%m%d-%H%M%S").strftime("%m-%d %H:%M")
-    except ValueError:
-        return run_id[:15]
 
 
 def default_runs(completed: list[jobs.RunInfo]) -> list[str]:
@@ -193,10 +173,10 @@ def table_row(info: jobs.RunInfo) -> dict:
     mode = summary.get("mode") or config.get("mode")
     spec = BACKBONES.get(summary.get("backbone") or config.get("backbone"))
     return {
-        "run": f"{_started_at(info.run_id)} · {info.run_id[-4:]}",
+        "run": f"{started_at(info.run_id)} · {info.run_id[-4:]}",
         "status": t(f"status.{info.status}"),
         "backbone": spec.display_name if spec else summary.get("backbone"),
-        "mode": t(f"mode.{mode}") if has_key(f"mode.{mode}") else mode,
+        "mode": mode_name(mode),
         "trainable_params": summary.get("trainable_params"),
         "total_params": summary.get("total_params"),
         "image_size": summary.get("image_size") or config.get("image_size"),

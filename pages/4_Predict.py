@@ -6,7 +6,6 @@ TensorFlow is imported only when an image is to be classified (through
 """
 
 import logging
-from datetime import datetime
 from pathlib import Path
 
 import numpy as np
@@ -15,19 +14,17 @@ import streamlit as st
 from PIL import Image
 
 from tl_core import jobs, runs
-from tl_core.backbones import BACKBONES
 from tl_core.errors import ImageDecodeError, TLError
 from tl_core.images import IMAGE_EXTENSIONS, decode_image
 from tl_core.predict import decode_upload, has_model
-from ui import state
 from ui.i18n import current_language, has_key, t
 from ui.run_files import dataset_root, display_copy, load_thumbnail, read_test_predictions
+from ui.run_labels import no_runs_notice, run_label
 from ui.sidebar import page_setup
 
 log = logging.getLogger(__name__)
 
 USABLE_STATUSES = (runs.STATUS_FINISHED, runs.STATUS_STOPPED)
-TRAIN_PAGE = "pages/2_Train.py"
 MAX_IMAGES = 8  # images analysed per rerun; each costs a forward and a backward pass
 TEST_THUMBNAILS = 12
 THUMBNAILS_PER_ROW = 6
@@ -48,9 +45,7 @@ def main() -> None:
         and (info.summary or {}).get("epochs_completed", 0) > 0
     ]
     if not candidates:
-        st.info(t("predict.no_runs"))
-        st.page_link(TRAIN_PAGE, label=t("results.go_train"), icon=":material/speed:",
-                     query_params=state.link_query_params())
+        no_runs_notice("predict.no_runs")
         return
 
     info = pick_run(candidates)
@@ -73,20 +68,11 @@ def main() -> None:
 # Run choice ----------------------------------------------------------------
 
 
-def run_label(info: jobs.RunInfo) -> str:
-    """Return backbone, mode, start time, id suffix and test accuracy of a run."""
-    config = info.config
-    spec = BACKBONES.get(config.get("backbone"))
-    backbone = spec.display_name if spec else config.get("backbone", "?")
-    mode = config.get("mode", "?")
-    mode = t(f"mode.{mode}") if has_key(f"mode.{mode}") else mode
-    try:
-        started = datetime.strptime(info.run_id[:15], "%Y%m%d-%H%M%S").strftime("%m-%d %H:%M")
-    except ValueError:
-        started = info.run_id[:15]
+def run_label_with_accuracy(info: jobs.RunInfo) -> str:
+    """Return the run's label followed by its test accuracy, when it has one."""
     accuracy = (info.summary or {}).get("test_accuracy")
     score = t("predict.run_accuracy", accuracy=accuracy) if accuracy is not None else ""
-    return f"{backbone} · {mode} · {started} · {info.run_id[-4:]}{score}"
+    return f"{run_label(info)}{score}"
 
 
 def pick_run(candidates: list[jobs.RunInfo]) -> jobs.RunInfo:
@@ -97,7 +83,7 @@ def pick_run(candidates: list[jobs.RunInfo]) -> jobs.RunInfo:
 
     best = max(range(len(candidates)), key=lambda index: accuracy(candidates[index]))
     by_id = {info.run_id: info for info in candidates}
-    labels = {info.run_id: run_label(info) for info in candidates}
+    labels = {info.run_id: run_label_with_accuracy(info) for info in candidates}
     run_id = st.selectbox(
         t("predict.pick_run"), options=list(by_id), index=best,
         format_func=labels.get, key="predict.run",

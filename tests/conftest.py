@@ -34,3 +34,21 @@ def write_colour_dataset(root, per_class=10, size=40, seed=0):
 def colour_dataset_dir(tmp_path_factory):
     """A folder dataset: 3 classes x 10 images, 40 px."""
     return write_colour_dataset(tmp_path_factory.mktemp("colours") / "colours")
+
+
+@pytest.fixture(scope="session")
+def two_runs_root(colour_dataset_dir, tmp_path_factory):
+    """A data root with two tiny finished frozen runs, MobileNetV2 and MobileNet (about 15 s).
+
+    Shared by the Compare and Predict page tests, which copy it before changing any run.
+    """
+    from tl_core import runs
+    from tl_core.datasets import open_dataset
+    from tl_core.training import TrainConfig, train
+
+    root = tmp_path_factory.mktemp("two-runs") / "data"
+    dataset = open_dataset(colour_dataset_dir, data_root=root)
+    for backbone in ("mobilenet_v2", "mobilenet"):
+        config = TrainConfig(backbone=backbone, mode="frozen", image_size=32, epochs=1, batch_size=8)
+        train(config, dataset, root / "runs" / runs.new_run_id(backbone, "frozen"))
+    return root

@@ -9,28 +9,15 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from tl_core import runs
-from tl_core.datasets import open_dataset
-from tl_core.training import TrainConfig, train
 
 TIMEOUT = 60
 APP = Path(__file__).resolve().parent.parent / "app.py"
 
 
-@pytest.fixture(scope="module")
-def data_root(colour_dataset_dir, tmp_path_factory):
-    """A data root with two tiny finished runs of different backbones (about 15 s)."""
-    root = tmp_path_factory.mktemp("compare") / "data"
-    dataset = open_dataset(colour_dataset_dir, data_root=root)
-    for backbone in ("mobilenet_v2", "mobilenet"):
-        config = TrainConfig(backbone=backbone, mode="frozen", image_size=32, epochs=1, batch_size=8)
-        train(config, dataset, root / "runs" / runs.new_run_id(backbone, "frozen"))
-    return root
-
-
 @pytest.fixture(autouse=True)
-def private_data_root(data_root, monkeypatch):
-    """Point the app at the module's runs (overrides the per-test root of conftest)."""
-    monkeypatch.setenv("TL_DATA_DIR", str(data_root))
+def private_data_root(two_runs_root, monkeypatch):
+    """Point the app at the two shared runs (overrides the per-test root of conftest)."""
+    monkeypatch.setenv("TL_DATA_DIR", str(two_runs_root))
 
 
 def open_compare() -> AppTest:
@@ -39,7 +26,7 @@ def open_compare() -> AppTest:
     return app
 
 
-def test_compare_lists_both_runs(data_root):
+def test_compare_lists_both_runs(two_runs_root):
     app = open_compare()
     assert not app.exception
     table = app.dataframe[0].value
@@ -47,7 +34,7 @@ def test_compare_lists_both_runs(data_root):
     assert set(table["backbone"]) == {"MobileNetV2 (1.0)", "MobileNet v1 (1.0)"}
 
 
-def test_compare_table_values(data_root):
+def test_compare_table_values(two_runs_root):
     app = open_compare()
     table = app.dataframe[0].value
     assert table["test_accuracy"].between(0, 100).all()  # percent
@@ -56,7 +43,7 @@ def test_compare_table_values(data_root):
     assert (table["model_size_mb"] > 0).all()
 
 
-def test_compare_draws_charts(data_root):
+def test_compare_draws_charts(two_runs_root):
     app = open_compare()
     charts = app.get("plotly_chart")
     # Loss and accuracy curves, then one confusion matrix per run.
@@ -74,9 +61,9 @@ def test_compare_without_runs(tmp_path, monkeypatch):
     assert len(app.dataframe) == 0
 
 
-def test_compare_shows_failed_run(data_root, tmp_path, monkeypatch):
+def test_compare_shows_failed_run(two_runs_root, tmp_path, monkeypatch):
     root = tmp_path / "data"
-    shutil.copytree(data_root / "runs", root / "runs")
+    shutil.copytree(two_runs_root / "runs", root / "runs")
     failed = root / "runs" / "20990101-000000-resnet50-frozen-dead"
     failed.mkdir()
     (failed / "config.json").write_text(
@@ -100,16 +87,16 @@ def wrong_count(folder) -> int:
         return sum(row["true_label"] != row["predicted_label"] for row in csv.DictReader(handle))
 
 
-def test_compare_misclassified_thumbnails(data_root):
+def test_compare_misclassified_thumbnails(two_runs_root):
     app = open_compare()
-    wrong = [wrong_count(folder) for folder in (data_root / "runs").iterdir() if folder.is_dir()]
+    wrong = [wrong_count(folder) for folder in (two_runs_root / "runs").iterdir() if folder.is_dir()]
     assert len(app.image) == sum(min(count, 24) for count in wrong)
     assert len(app.success) == wrong.count(0)
 
 
-def test_compare_dataset_deleted(data_root, tmp_path, monkeypatch):
+def test_compare_dataset_deleted(two_runs_root, tmp_path, monkeypatch):
     root = tmp_path / "data"
-    shutil.copytree(data_root / "runs", root / "runs")
+    shutil.copytree(two_runs_root / "runs", root / "runs")
     for folder in (root / "runs").iterdir():
         if not folder.is_dir():
             continue

@@ -9,29 +9,14 @@ import pytest
 from PIL import Image
 from streamlit.testing.v1 import AppTest
 
-from tl_core import runs
-from tl_core.datasets import open_dataset
-from tl_core.training import TrainConfig, train
-
 TIMEOUT = 120
 APP = Path(__file__).resolve().parent.parent / "app.py"
 
 
-@pytest.fixture(scope="module")
-def data_root(colour_dataset_dir, tmp_path_factory):
-    """A data root with two tiny finished runs of different backbones (about 15 s)."""
-    root = tmp_path_factory.mktemp("predict") / "data"
-    dataset = open_dataset(colour_dataset_dir, data_root=root)
-    for backbone in ("mobilenet_v2", "mobilenet"):
-        config = TrainConfig(backbone=backbone, mode="frozen", image_size=32, epochs=1, batch_size=8)
-        train(config, dataset, root / "runs" / runs.new_run_id(backbone, "frozen"))
-    return root
-
-
 @pytest.fixture(autouse=True)
-def private_data_root(data_root, monkeypatch):
-    """Point the app at the module's runs (overrides the per-test root of conftest)."""
-    monkeypatch.setenv("TL_DATA_DIR", str(data_root))
+def private_data_root(two_runs_root, monkeypatch):
+    """Point the app at the two shared runs (overrides the per-test root of conftest)."""
+    monkeypatch.setenv("TL_DATA_DIR", str(two_runs_root))
 
 
 def open_predict() -> AppTest:
@@ -52,8 +37,8 @@ def bar_charts(app: AppTest) -> list[dict]:
     return [spec for spec in specs if spec["data"][0]["type"] == "bar"]
 
 
-def test_predict_defaults_to_best_run(data_root):
-    newest_first = sorted((data_root / "runs").iterdir(), reverse=True)
+def test_predict_defaults_to_best_run(two_runs_root):
+    newest_first = sorted((two_runs_root / "runs").iterdir(), reverse=True)
     accuracies = [json.loads((folder / "summary.json").read_text())["test_accuracy"]
                   for folder in newest_first]
     best = newest_first[accuracies.index(max(accuracies))].name  # the newest on a tie
@@ -62,10 +47,10 @@ def test_predict_defaults_to_best_run(data_root):
     assert app.selectbox(key="predict.run").value == best
 
 
-def test_predict_test_image(data_root):
+def test_predict_test_image(two_runs_root):
     app = open_predict()
     app.radio(key="predict.source").set_value("test").run()
-    folder = data_root / "runs" / app.selectbox(key="predict.run").value
+    folder = two_runs_root / "runs" / app.selectbox(key="predict.run").value
     test_images = len((folder / "test_predictions.csv").read_text().splitlines()) - 1
     thumbnails = len(app.image)
     assert thumbnails == min(test_images, 12)
@@ -80,7 +65,7 @@ def test_predict_test_image(data_root):
     assert len(app.image) == thumbnails + 2  # the image and its Grad-CAM overlay
 
 
-def test_predict_upload(data_root):
+def test_predict_upload(two_runs_root):
     app = open_predict()
     app.file_uploader(key="predict.uploads").set_value(
         [png_upload("red.png"), png_upload("blue.png", colour=(30, 60, 200))]
@@ -91,7 +76,7 @@ def test_predict_upload(data_root):
     assert len(app.image) == 4
 
 
-def test_predict_bad_upload(data_root):
+def test_predict_bad_upload(two_runs_root):
     app = open_predict()
     name, data, _ = png_upload("half.png")
     app.file_uploader(key="predict.uploads").set_value(
@@ -107,7 +92,7 @@ def test_predict_bad_upload(data_root):
     assert len(bar_charts(app)) == 1
 
 
-def test_predict_in_chinese(data_root):
+def test_predict_in_chinese(two_runs_root):
     app = AppTest.from_file(str(APP), default_timeout=TIMEOUT)
     app.query_params["lang"] = "zh"
     app.run()
@@ -138,7 +123,7 @@ print(sorted(name for name in ("tensorflow", "keras") if name in sys.modules))
 """
 
 
-def test_pages_draw_without_tensorflow(data_root):
+def test_pages_draw_without_tensorflow(two_runs_root):
     import subprocess
     import sys
 

@@ -162,3 +162,28 @@ def test_cached_and_uncached_frozen_agree(dataset, tmp_path):
     assert cached["feature_cache"] is True
     assert uncached["feature_cache"] is False
     assert abs(cached["test_accuracy"] - uncached["test_accuracy"]) <= 1 / 3
+
+
+def test_phase_events_first_last_and_throttled():
+    from tl_core.fitting import _phase_reporter
+
+    events = []
+    report = _phase_reporter(events.append, "loading:train", interval=3600)
+    for done in range(101):
+        report(done, 100)
+    assert [event["done"] for event in events] == [0, 100]
+
+    events.clear()
+    report = _phase_reporter(events.append, "loading:val", interval=0)
+    for done in range(11):
+        report(done, 10)
+    assert [event["done"] for event in events] == list(range(11))
+    assert {event["phase"] for event in events} == {"loading:val"}
+
+
+def test_loading_phase_reaches_total(frozen_run):
+    _, summary, events = frozen_run
+    for split, count in summary["dataset_counts"].items():
+        done = [event["done"] for event in events if event.get("phase") == f"loading:{split}"]
+        assert done[0] == 0, split
+        assert done[-1] == count, split

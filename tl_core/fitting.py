@@ -39,6 +39,9 @@ DISTRIBUTIONS = ("auto", "mirrored", "default")
 
 PIPELINE_THREADS = 2  # batches prepared at once; numpy_function needs the GIL, so more rarely help
 PIPELINE_PREFETCH = 2  # batches ready ahead of the model
+# Decoding reports every image; the Train page redraws once per second, so
+# more than 10 events per second would only grow events.jsonl.
+PHASE_EVENT_INTERVAL = 0.1
 
 _threads_configured = False
 _library_frozen = False
@@ -406,9 +409,16 @@ def _load_arrays(dataset, image_size, emit) -> dict:
     return arrays
 
 
-def _phase_reporter(emit, phase):
+def _phase_reporter(emit, phase, interval=PHASE_EVENT_INTERVAL):
+    """Return a progress callback that emits the first and last step and at most one event per `interval` s."""
+    last_emitted = -float("inf")
+
     def report(done, total):
-        emit({"type": "phase", "phase": phase, "done": done, "total": total})
+        nonlocal last_emitted
+        now = time.monotonic()
+        if done in (0, total) or now - last_emitted >= interval:
+            last_emitted = now
+            emit({"type": "phase", "phase": phase, "done": done, "total": total})
 
     return report
 
