@@ -22,6 +22,7 @@ from tl_core.model import DEFAULT_LEARNING_RATES, MODES, OPTIMIZERS
 from tl_core.training import TrainConfig
 from ui import state
 from ui.charts import backbone_colour, curves_figure
+from ui.choices import single_choice
 from ui.i18n import t
 from ui.sidebar import page_setup
 from ui.state import ACTIVE_STATUSES
@@ -197,9 +198,9 @@ def backbone_modes(chosen: list[str], shared: dict, dataset: Dataset) -> list[Tr
 def backbone_card(spec: Backbone, shared: dict, dataset: Dataset) -> TrainConfig:
     st.markdown(f"**{spec.display_name}**")
     available = weights_available(spec.name)
-    mode = st.selectbox(
-        t("train.mode"), MODES, index=0 if available else MODES.index("scratch"),
-        format_func=lambda value: t(f"mode.{value}"), key=f"train.mode.{spec.name}",
+    mode = single_choice(
+        st.selectbox, t("train.mode"), MODES, "frozen" if available else "scratch",
+        key=f"train.mode.{spec.name}", format_func=lambda value: t(f"mode.{value}"),
     )
     st.caption(t(f"mode.{mode}.help"))
     blocks = 2

@@ -16,6 +16,7 @@ from tl_core import jobs, runs
 from tl_core.backbones import BACKBONES
 from ui import state
 from ui.charts import curves_figure
+from ui.choices import multiple_choice
 from ui.i18n import t
 from ui.run_files import dataset_root, load_thumbnail, read_test_predictions
 from ui.run_labels import mode_name, no_runs_notice, run_label, started_at
@@ -78,9 +79,9 @@ def default_runs(completed: list[jobs.RunInfo]) -> list[str]:
 def pick_runs(completed: list[jobs.RunInfo]) -> list[jobs.RunInfo]:
     by_id = {info.run_id: info for info in completed}
     labels = {info.run_id: f"{run_label(info)}{status_suffix(info.status)}" for info in completed}
-    chosen = st.multiselect(
-        t("compare.pick_runs"), options=list(by_id), default=default_runs(completed),
-        format_func=labels.get, key="compare.runs",
+    chosen = multiple_choice(
+        t("compare.pick_runs"), list(by_id), default_runs(completed), key="compare.runs",
+        format_func=labels.get,
     )
     return [by_id[run_id] for run_id in chosen]
 
@@ -121,7 +122,7 @@ def curves_section(trained: list[jobs.RunInfo]) -> None:
 # Accuracy first: the columns to the right may need horizontal scrolling.
 TABLE_COLUMNS = (
     "run", "backbone", "mode", "test_accuracy", "best_val_accuracy", "epochs",
-    "train_seconds", "images_per_second", "trainable_params", "total_params", "image_size",
+    "train_seconds", "images_per_second", "feature_seconds", "trainable_params", "total_params", "image_size",
     "model_size_mb", "feature_cache", "status",
 )
 
@@ -151,7 +152,10 @@ def table_section(chosen: list[jobs.RunInfo]) -> None:
             "best_val_accuracy": column.NumberColumn(t("compare.col.best_val_accuracy"), format="%.1f%%"),
             "test_accuracy": column.NumberColumn(t("compare.col.test_accuracy"), format="%.1f%%"),
             "train_seconds": column.NumberColumn(t("compare.col.train_seconds"), format="%.1f s"),
-            "images_per_second": column.NumberColumn(t("compare.col.images_per_second"), format="%.1f"),
+            "images_per_second": column.NumberColumn(t("compare.col.images_per_second"), format="%.1f",
+                                                     help=t("compare.col.images_per_second_help")),
+            "feature_seconds": column.NumberColumn(t("compare.col.feature_seconds"), format="%.1f s",
+                                                   help=t("compare.col.feature_seconds_help")),
             "model_size_mb": column.NumberColumn(t("compare.col.model_size_mb"), format="%.2f MB"),
             "feature_cache": column.CheckboxColumn(t("compare.col.feature_cache")),
         },
@@ -161,7 +165,7 @@ def table_section(chosen: list[jobs.RunInfo]) -> None:
 
 NUMERIC_COLUMNS = (
     "trainable_params", "total_params", "image_size", "epochs", "best_val_accuracy",
-    "test_accuracy", "train_seconds", "images_per_second", "model_size_mb",
+    "test_accuracy", "train_seconds", "images_per_second", "feature_seconds", "model_size_mb",
 )
 
 
@@ -185,6 +189,7 @@ def table_row(info: jobs.RunInfo) -> dict:
         "test_accuracy": summary.get("test_accuracy"),
         "train_seconds": summary.get("train_seconds"),
         "images_per_second": summary.get("images_per_second"),
+        "feature_seconds": summary.get("feature_seconds"),
         "model_size_mb": size_bytes / 1_000_000 if size_bytes else None,
         "feature_cache": summary.get("feature_cache"),
     }

@@ -17,6 +17,7 @@ from tl_core import jobs, runs
 from tl_core.errors import ImageDecodeError, TLError
 from tl_core.images import IMAGE_EXTENSIONS, decode_image
 from tl_core.predict import decode_upload, has_model
+from ui.choices import single_choice
 from ui.i18n import current_language, has_key, t
 from ui.run_files import dataset_root, display_copy, load_thumbnail, read_test_predictions
 from ui.run_labels import no_runs_notice, run_label
@@ -84,9 +85,9 @@ def pick_run(candidates: list[jobs.RunInfo]) -> jobs.RunInfo:
     best = max(range(len(candidates)), key=lambda index: accuracy(candidates[index]))
     by_id = {info.run_id: info for info in candidates}
     labels = {info.run_id: run_label_with_accuracy(info) for info in candidates}
-    run_id = st.selectbox(
-        t("predict.pick_run"), options=list(by_id), index=best,
-        format_func=labels.get, key="predict.run",
+    run_id = single_choice(
+        st.selectbox, t("predict.pick_run"), list(by_id), candidates[best].run_id, key="predict.run",
+        format_func=labels.get,
     )
     return by_id[run_id]
 
@@ -97,9 +98,9 @@ def pick_run(candidates: list[jobs.RunInfo]) -> jobs.RunInfo:
 def choose_images(info: jobs.RunInfo) -> list[tuple[str, Image.Image, str | None]]:
     """Return (name, decoded RGB image, true class or None) from uploads or the test split."""
     labels = {option: t(f"predict.source.{option}") for option in ("upload", "test")}
-    source = st.radio(
-        t("predict.source"), options=list(labels), horizontal=True,
-        format_func=labels.get, key="predict.source",
+    source = single_choice(
+        st.radio, t("predict.source"), list(labels), "upload", key="predict.source",
+        format_func=labels.get, horizontal=True,
     )
     if source == "upload":
         return uploaded_images()

@@ -44,13 +44,13 @@ def test_predict_defaults_to_best_run(two_runs_root):
     best = newest_first[accuracies.index(max(accuracies))].name  # the newest on a tie
     app = open_predict()
     assert not app.exception
-    assert app.selectbox(key="predict.run").value == best
+    assert app.selectbox(key="predict.run.en").value == best
 
 
 def test_predict_test_image(two_runs_root):
     app = open_predict()
-    app.radio(key="predict.source").set_value("test").run()
-    folder = two_runs_root / "runs" / app.selectbox(key="predict.run").value
+    app.radio(key="predict.source.en").set_value("test").run()
+    folder = two_runs_root / "runs" / app.selectbox(key="predict.run.en").value
     test_images = len((folder / "test_predictions.csv").read_text().splitlines()) - 1
     thumbnails = len(app.image)
     assert thumbnails == min(test_images, 12)

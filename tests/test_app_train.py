@@ -133,7 +133,7 @@ def test_stop_button_stops_run(sample_id, stop_all_runs):
 def test_cards_say_whether_features_are_cached(sample_id):
     at = open_train_page(sample_id)
     at.multiselect(key="train.backbones").set_value(["mobilenet", "mobilenet_v2"])
-    at.selectbox(key="train.mode.mobilenet_v2").set_value("finetune")
+    at.selectbox(key="train.mode.mobilenet_v2.en").set_value("finetune")
     at.run()
     captions = [caption.value for caption in at.caption]
     assert sum(caption.startswith("Features cached") for caption in captions) == 1

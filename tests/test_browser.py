@@ -139,6 +139,13 @@ def open_page(page, label: str) -> None:
     page.wait_for_load_state("networkidle")
 
 
+def choose_option(combobox, label: str) -> None:
+    """Choose the option `label` of a selectbox through its combobox, as with the keyboard."""
+    combobox.focus()
+    combobox.press("ArrowDown")
+    combobox.page.get_by_role("option", name=label, exact=True).click()
+
+
 def run_folders(data_root: Path) -> list[Path]:
     runs_root = data_root / "runs"
     if not runs_root.is_dir():
@@ -233,6 +240,31 @@ def test_compare_lists_both_runs(server, page):
         expect(cell).to_have_count(1)
     expect(page.locator(".js-plotly-plot").first).to_be_visible()
     shoot(page, "05-compare")
+
+
+def test_language_switch_relabels_choices(server, page):
+    # Compare is open from the test above, with both runs chosen. Choice
+    # widgets have one key per language (see ui/choices.py).
+    expect(by_key(page, "compare.runs.en")).to_contain_text("frozen")
+    page.get_by_text("简体中文", exact=True).first.click()
+    chosen_runs = by_key(page, "compare.runs.zh")
+    expect(chosen_runs).to_contain_text("冻结", timeout=30_000)
+    expect(chosen_runs).not_to_contain_text("frozen")
+    expect(chosen_runs.get_by_text("MobileNetV2 (1.0)", exact=False)).to_have_count(1)
+    expect(chosen_runs.get_by_text("MobileNet v1 (1.0)", exact=False)).to_have_count(1)
+
+    open_page(page, "训练")
+    # A selectbox shows its value in the value of its combobox input.
+    mode = by_key(page, "train.mode.mobilenet.zh").get_by_role("combobox")
+    expect(mode).to_have_value("冻结")
+    choose_option(mode, "微调顶部 K 个模块")
+    expect(mode).to_have_value("微调顶部 K 个模块")
+    page.get_by_text("English", exact=True).first.click()
+    # The fine-tune choice made in Chinese survives, in English.
+    mode = by_key(page, "train.mode.mobilenet.en").get_by_role("combobox")
+    expect(mode).to_have_value("fine-tune top K", timeout=30_000)
+    choose_option(mode, "frozen")
+    expect(mode).to_have_value("frozen")
 
 
 def test_predict_shows_heat_map(server, page):

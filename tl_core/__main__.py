@@ -13,6 +13,7 @@ import sys
 import tempfile
 from pathlib import Path
 
+from tl_core.bench import STEPS as BENCH_STEPS
 from tl_core.errors import TLError
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -93,7 +94,7 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--memory-image-size", type=int, default=224, help="image size of the memory measurement; default 224")
     bench.add_argument("--memory-runs", type=int, default=5, help="consecutive runs in one process for the RSS growth check; default 5")
     bench.add_argument("--memory-epochs", type=int, default=3, help="epochs of each memory run; default 3")
-    bench.add_argument("--steps", nargs="+", default=None, help="steps to run: throughput frozen tutorial finetune accuracy memory cold_start; default all")
+    bench.add_argument("--steps", nargs="+", default=None, help=f"steps to run, from: {' '.join(BENCH_STEPS)}; default all")
     bench.add_argument("--sample", type=Path, default=None, help="class-folder zip the images are generated from; default the bundled sample")
     bench.add_argument("--output", type=Path, default=Path("BENCHMARKS.md"), help="Markdown file whose results block is replaced; default BENCHMARKS.md")
     bench.add_argument("--json", type=Path, default=None, help="also write every raw measurement to this JSON file")

@@ -5,7 +5,7 @@ import sys
 from tqdm import tqdm
 
 PHASE_LABELS = {
-    "loading": "decoding images",
+    "loading": "loading images",
     "features": "extracting features",
 }
 

@@ -71,7 +71,7 @@ STRINGS = {
     # Run progress
     "progress.queued": ("Waiting for a free worker", "等待空闲的工作进程"),
     "progress.starting": ("Starting (loading TensorFlow)", "正在启动（加载 TensorFlow）"),
-    "progress.loading": ("Decoding images ({split}) {done}/{total}", "正在解码图片（{split}）{done}/{total}"),
+    "progress.loading": ("Loading images ({split}) {done}/{total}", "正在载入图片（{split}）{done}/{total}"),
     "progress.features": ("Extracting features ({split}) {done}/{total}", "正在提取特征（{split}）{done}/{total}"),
     "progress.first_epoch": ("Starting epoch 1", "开始第 1 轮"),
     "progress.epoch": ("Epoch {epoch}/{epochs} · batch {batch}/{batches}", "第 {epoch}/{epochs} 轮 · 批次 {batch}/{batches}"),

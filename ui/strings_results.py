@@ -32,7 +32,7 @@ STRINGS = {
     ),
     "compare.col.run": ("Run", "训练"),
     "compare.col.status": ("Status", "状态"),
-    "compare.col.backbone": ("Backbone", "骨干网络"),
+    "compare.col.backbone": ("Backbone", "主干网络"),
     "compare.col.mode": ("Mode", "模式"),
     "compare.col.trainable_params": ("Trainable params", "可训练参数"),
     "compare.col.total_params": ("Total params", "总参数"),
@@ -41,7 +41,20 @@ STRINGS = {
     "compare.col.best_val_accuracy": ("Best val. accuracy", "最佳验证准确率"),
     "compare.col.test_accuracy": ("Test accuracy", "测试准确率"),
     "compare.col.train_seconds": ("Train time", "训练用时"),
-    "compare.col.images_per_second": ("Images/s", "图像/秒"),
+    "compare.col.images_per_second": ("Training images/s", "训练速度（图像/秒）"),
+    "compare.col.images_per_second_help": (
+        "Training images per second in epochs after the first. With cached features the head "
+        "trains on stored features instead of images, so this is far above the backbone's speed: "
+        "see the feature extraction time.",
+        "第 1 轮之后每秒训练的图像数。使用缓存特征时，分类头直接在保存的特征上训练，不再处理图像，"
+        "所以这个数字远高于主干网络的速度：请看特征提取用时。",
+    ),
+    "compare.col.feature_seconds": ("Feature extraction", "特征提取用时"),
+    "compare.col.feature_seconds_help": (
+        "Seconds the backbone took to compute the features of every image once. "
+        "Close to 0 when the features came from the cache of an earlier run.",
+        "主干网络为每张图像计算一次特征所用的秒数。如果特征来自之前训练的缓存，则接近 0。",
+    ),
     "compare.col.model_size_mb": ("Model size", "模型大小"),
     "compare.col.feature_cache": ("Feature cache", "特征缓存"),
     "compare.confusion": ("Confusion matrices (test split)", "混淆矩阵（测试集）"),
@@ -143,7 +156,7 @@ STRINGS = {
         "Red marks the regions that raised the score of the top class most. The heat map "
         "comes from backbone layer {layer} ({rows}×{columns} cells for a {size} px input), "
         "so it is coarse.",
-        "红色表示最能提高首选类别得分的区域。热力图来自骨干网络的 {layer} 层"
+        "红色表示最能提高首选类别得分的区域。热力图来自主干网络的 {layer} 层"
         "（输入 {size} 像素时为 {rows}×{columns} 个格子），因此比较粗略。",
     ),
     "predict.top_title": ("Top {k} classes", "前 {k} 个类别"),
