@@ -31,6 +31,7 @@ CHROMIUM_FLAGS = [
 RACE_TIMEOUT_S = 600
 
 try:
+    from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
     from playwright.sync_api import expect, sync_playwright
 except ImportError:  # pragma: no cover - depends on the machine
     sync_playwright = None
@@ -139,11 +140,24 @@ def open_page(page, label: str) -> None:
     page.wait_for_load_state("networkidle")
 
 
-def choose_option(combobox, label: str) -> None:
-    """Choose the option `label` of a selectbox through its combobox, as with the keyboard."""
-    combobox.focus()
-    combobox.press("ArrowDown")
-    combobox.page.get_by_role("option", name=label, exact=True).click()
+def choose_option(combobox, label: str, attempts: int = 5) -> None:
+    """Open a selectbox's list through its combobox and click the option `label`.
+
+    A rerun that redraws the selectbox closes an open list, so opening is
+    tried again until the option shows.
+    """
+    option = combobox.page.get_by_role("option", name=label, exact=True)
+    for _ in range(attempts):
+        combobox.click()
+        combobox.press("ArrowDown")
+        try:
+            option.wait_for(state="visible", timeout=3_000)
+        except PlaywrightTimeoutError:
+            combobox.press("Escape")
+            continue
+        option.click()
+        return
+    pytest.fail(f"the list of {combobox} never showed the option {label!r}")
 
 
 def run_folders(data_root: Path) -> list[Path]:
@@ -215,7 +229,7 @@ def test_race_two_backbones_with_refresh(server, page):
     )
     page.reload()
     expect(page.get_by_text("running").first).to_be_visible(timeout=30_000)
-    expect(by_key(page, "train.loss_chart").locator(".js-plotly-plot")).to_be_visible(timeout=60_000)
+    expect(by_key(page, "train.loss_chart").locator(".js-plotly-plot").first).to_be_visible(timeout=60_000)
     shoot(page, "03-train-after-refresh")
 
     wait_until(
@@ -243,6 +257,15 @@ def test_compare_lists_both_runs(server, page):
 
 
 def test_language_switch_relabels_choices(server, page):
+    try:
+        check_language_switch(page)
+    finally:
+        # The tests below find links and buttons by their English names.
+        page.get_by_text("English", exact=True).first.click()
+        expect(page.get_by_role("link", name="Compare")).to_be_visible(timeout=30_000)
+
+
+def check_language_switch(page) -> None:
     # Compare is open from the test above, with both runs chosen. Choice
     # widgets have one key per language (see ui/choices.py).
     expect(by_key(page, "compare.runs.en")).to_contain_text("frozen")
@@ -272,7 +295,7 @@ def test_predict_shows_heat_map(server, page):
     page.get_by_text("Test images of this run").click()
     page.get_by_role("button", name="Classify").first.click()
     chart = by_key(page, "predict.top.0")
-    expect(chart.locator(".js-plotly-plot")).to_be_visible(timeout=120_000)
+    expect(chart.locator(".js-plotly-plot").first).to_be_visible(timeout=120_000)
     expect(page.get_by_text("Grad-CAM", exact=False).first).to_be_visible()
     images = page.locator('[data-testid="stImage"] img')
     assert images.count() >= 2
