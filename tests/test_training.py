@@ -187,3 +187,14 @@ def test_loading_phase_reaches_total(frozen_run):
         done = [event["done"] for event in events if event.get("phase") == f"loading:{split}"]
         assert done[0] == 0, split
         assert done[-1] == count, split
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "message"),
+    [("TL_THREADS", "abc", "TL_THREADS must be a whole number"), ("TL_DISTRIBUTION", "ring", "TL_DISTRIBUTION must be one of")],
+)
+def test_invalid_setting_creates_no_folder(dataset, tmp_path, monkeypatch, variable, value, message):
+    monkeypatch.setenv(variable, value)
+    with pytest.raises(ConfigError, match=message):
+        train(small_config(), dataset, tmp_path / "run")
+    assert not (tmp_path / "run").exists()

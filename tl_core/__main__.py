@@ -266,9 +266,12 @@ def command_bench(args) -> int:
     words = [
         "python", "-m", "tl_core", "bench", "--backbone", args.backbone, "--image-size", str(args.image_size),
         "--images", str(args.images), "--epochs", *map(str, args.epochs), "--repeats", str(args.repeats),
-        "--memory-images", str(args.memory_images), "--memory-image-size", str(args.memory_image_size),
-        "--memory-runs", str(args.memory_runs), "--memory-epochs", str(args.memory_epochs),
     ]
+    if "memory" in settings.steps:
+        words += [
+            "--memory-images", str(args.memory_images), "--memory-image-size", str(args.memory_image_size),
+            "--memory-runs", str(args.memory_runs), "--memory-epochs", str(args.memory_epochs),
+        ]
     if args.steps:
         words += ["--steps", *args.steps]
     command = shlex.join(words)

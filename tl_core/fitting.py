@@ -26,16 +26,13 @@ import tensorflow as tf
 
 from tl_core import evaluation, features
 from tl_core.datasets import load_split
-from tl_core.errors import ConfigError
 from tl_core.model import build_classifier, compile_model, count_params
 from tl_core.runs import METRIC_COLUMNS
+from tl_core.settings import requested_distribution, requested_threads
 from tl_core.training import StopRequested
 
 log = logging.getLogger(__name__)
 
-THREADS_ENV = "TL_THREADS"
-DISTRIBUTION_ENV = "TL_DISTRIBUTION"
-DISTRIBUTIONS = ("auto", "mirrored", "default")
 
 PIPELINE_THREADS = 2  # batches prepared at once; numpy_function needs the GIL, so more rarely help
 PIPELINE_PREFETCH = 2  # batches ready ahead of the model
@@ -133,11 +130,8 @@ def configure_threads() -> int | None:
     global _threads_configured
     if _threads_configured:
         return None
+    threads = requested_threads() or usable_cores()
     _threads_configured = True
-    requested = os.environ.get(THREADS_ENV, "")
-    if requested and not (requested.isdigit() and int(requested) >= 1):
-        raise ConfigError(f"{THREADS_ENV} must be a whole number of threads, 1 or more; received {requested!r}.")
-    threads = int(requested) if requested else usable_cores()
     try:
         tf.config.threading.set_intra_op_parallelism_threads(threads)
         tf.config.threading.set_inter_op_parallelism_threads(min(2, threads))
@@ -166,11 +160,7 @@ def freeze_library_objects() -> None:
 
 def distribution_strategy(name: str | None = None):
     """Return the tf.distribute strategy for `name` (default: $TL_DISTRIBUTION or "auto")."""
-    name = name or os.environ.get(DISTRIBUTION_ENV) or "auto"
-    if name not in DISTRIBUTIONS:
-        raise ConfigError(
-            f"{DISTRIBUTION_ENV} must be one of {', '.join(DISTRIBUTIONS)}; received {name!r}."
-        )
+    name = requested_distribution(name)
     gpus = tf.config.list_logical_devices("GPU")
     if name == "mirrored" or (name == "auto" and len(gpus) > 1):
         strategy = tf.distribute.MirroredStrategy()

@@ -26,6 +26,7 @@ from tl_core import evaluation
 from tl_core.backbones import get_backbone
 from tl_core.errors import ConfigError, TLError
 from tl_core.model import DEFAULT_LEARNING_RATES, OPTIMIZERS, validate_mode
+from tl_core.settings import requested_distribution, requested_threads
 from tl_core.runs import (
     STATUS_FAILED, STATUS_FINISHED, STATUS_STOPPED, RunWriter, stop_requested,
 )
@@ -130,6 +131,9 @@ def train(
     Raises TLError (after writing a "failed" summary) on invalid settings or data.
     """
     config.validate()
+    # Checked before the run folder exists, so that a mistyped setting leaves no failed run behind.
+    requested_threads()
+    requested_distribution()
     writer = RunWriter.create(
         run_folder,
         {
