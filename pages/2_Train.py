@@ -6,7 +6,6 @@ same race.
 """
 
 import logging
-import os
 import uuid
 from datetime import datetime
 from pathlib import Path
@@ -23,6 +22,7 @@ from tl_core.training import TrainConfig
 from ui import state
 from ui.charts import backbone_colour, curves_figure
 from ui.choices import single_choice
+from ui.estimates import estimated_forward_speed, estimated_run_seconds
 from ui.i18n import t
 from ui.sidebar import page_setup
 from ui.state import ACTIVE_STATUSES
@@ -37,17 +37,6 @@ STATUS_COLOURS = {
     "stopped": "orange", "failed": "red", "interrupted": "red",
 }
 
-# Speed estimate, calibrated to an assumed figure: MobileNetV2 at 224 px runs
-# about 25 images/s forward on 2 CPU cores. Other backbones and sizes scale
-# with multiply-adds per image and with the number of cores.
-# NOTE: rough. At 96 px on 2 shared cores, feature extraction measured
-# 110-290 images/s (MobileNetV2) and 145-320 (MobileNet v1) against estimates
-# of 136 and 72, because multiply-adds do not predict each network's speed.
-REFERENCE_IMAGES_PER_SECOND = 25.0
-REFERENCE_MULT_ADDS = 300
-REFERENCE_CORES = 2
-TRAINING_PASS_COST = {"frozen": 1.0, "finetune": 2.0, "full": 3.0, "scratch": 3.0}
-STARTUP_SECONDS = 15.0  # estimate: a worker imports TensorFlow and builds the model
 
 
 def main() -> None:
@@ -109,23 +98,6 @@ def weights_status(spec: Backbone) -> str:
     if spec.weight_source == OFFLINE:
         return t("train.weights.not_prepared")
     return t("train.weights.needs_internet")
-
-
-def estimated_forward_speed(spec: Backbone, image_size: int) -> float:
-    """Return an estimate of images per second through the backbone on this machine."""
-    cores = os.cpu_count() or 1
-    cost = spec.mult_adds_224 * (image_size / 224) ** 2
-    return REFERENCE_IMAGES_PER_SECOND * REFERENCE_MULT_ADDS / cost * cores / REFERENCE_CORES
-
-
-def estimated_run_seconds(spec: Backbone, config: TrainConfig, counts: dict[str, int]) -> float:
-    """Return an estimate of a run's duration from the forward speed and the mode."""
-    speed = estimated_forward_speed(spec, config.image_size)
-    if config.uses_feature_cache():
-        return STARTUP_SECONDS + sum(counts.values()) / speed
-    train_pass = counts["train"] * TRAINING_PASS_COST[config.mode] / speed
-    per_epoch = train_pass + counts["val"] / speed
-    return STARTUP_SECONDS + per_epoch * config.epochs + counts["test"] / speed
 
 
 def backbone_choice() -> list[str]:
@@ -222,7 +194,7 @@ def backbone_card(spec: Backbone, shared: dict, dataset: Dataset) -> TrainConfig
     elif mode == "frozen":
         st.caption(t("train.cache_off_augmentation"))
     learning_rate = config.learning_rate or DEFAULT_LEARNING_RATES[mode]
-    seconds = estimated_run_seconds(spec, config, dataset.counts())
+    seconds = estimated_run_seconds(spec, config, dataset)
     st.caption(t("train.estimate", duration=state.format_duration(seconds), lr=f"{learning_rate:g}"))
     return config
 

@@ -375,3 +375,23 @@ def test_mirrored_strategy_run_matches_default(colour_dataset, tmp_path, monkeyp
     mirrored = train(frozen_config(), colour_dataset, tmp_path / "mirrored")
     assert mirrored["status"] == "finished"
     assert mirrored["test_accuracy"] == default["test_accuracy"]
+
+
+def test_has_stored_features_needs_every_split(colour_dataset_dir, tmp_path):
+    from tl_core import features
+    from tl_core.datasets import open_dataset
+
+    dataset = open_dataset(colour_dataset_dir, data_root=tmp_path / "data")
+    assert not features.has_stored_features(dataset, "mobilenet_v2", 32)
+
+    for split in ("train", "val"):
+        path = features.cache_path(dataset, split, "mobilenet_v2", 32, "0123456789abcdef")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        np.save(path, np.zeros((len(dataset.items[split]), 4), np.float32))
+    assert not features.has_stored_features(dataset, "mobilenet_v2", 32)  # test split missing
+
+    path = features.cache_path(dataset, "test", "mobilenet_v2", 32, "fedcba9876543210")
+    np.save(path, np.zeros((len(dataset.items["test"]), 4), np.float32))
+    assert features.has_stored_features(dataset, "mobilenet_v2", 32)
+    assert not features.has_stored_features(dataset, "mobilenet_v2", 64)
+    assert not features.has_stored_features(dataset, "mobilenet", 32)

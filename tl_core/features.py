@@ -175,10 +175,30 @@ def cache_path(dataset, split: str, backbone: str, image_size: int, weights: str
     """Return the .npy file for one split's features, or None for a dataset without a folder."""
     if dataset.folder is None:
         return None
-    pairs = [list(pair) for pair in dataset.items.get(split, [])]
-    items = hashlib.sha256(json.dumps(pairs).encode()).hexdigest()[:8]
-    name = f"features_v{CACHE_FORMAT}_{backbone}_{image_size}_{weights}_{split}_{items}.npy"
+    name = f"features_v{CACHE_FORMAT}_{backbone}_{image_size}_{weights}_{split}_{_items_digest(dataset, split)}.npy"
     return Path(dataset.folder) / CACHE_FOLDER / name
+
+
+def has_stored_features(dataset, backbone: str, image_size: int) -> bool:
+    """Tell whether every non-empty split of `dataset` has stored features for this backbone and size.
+
+    Reads file names only, without TensorFlow, so the Train page can call it.
+    NOTE: any weights digest matches, so features of weights converted again
+    since then count too, although a run would extract them anew.
+    """
+    if dataset.folder is None:
+        return False
+    folder = Path(dataset.folder) / CACHE_FOLDER
+    for split, pairs in dataset.items.items():
+        pattern = f"features_v{CACHE_FORMAT}_{backbone}_{image_size}_*_{split}_{_items_digest(dataset, split)}.npy"
+        if pairs and not any(folder.glob(pattern)):
+            return False
+    return True
+
+
+def _items_digest(dataset, split: str) -> str:
+    pairs = [list(pair) for pair in dataset.items.get(split, [])]
+    return hashlib.sha256(json.dumps(pairs).encode()).hexdigest()[:8]
 
 
 def load_or_extract(extractor, image_sets: dict, paths: dict, progress=None, should_stop=None) -> tuple[dict, list]:
