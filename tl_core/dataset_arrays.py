@@ -27,6 +27,7 @@ logger = logging.getLogger(__name__)
 ProgressCallback = Callable[[int, int], None]
 
 DECODE_THREADS = min(8, os.cpu_count() or 1)
+CACHE_FOLDER = "cache"  # in a dataset's folder: decoded images and backbone features
 
 
 def load_split(
@@ -52,7 +53,7 @@ def load_split(
     pairs = dataset.items.get(split, [])
     labels = np.asarray([label for _, label in pairs], dtype=np.int32)
     shape = (len(pairs), image_size, image_size, 3)
-    images_path = _cache_path(dataset, split, image_size, pairs)
+    images_path = _cache_path(dataset, split, image_size)
     if images_path is not None:
         stored = load_checked(images_path, shape, np.uint8, mmap_mode="r")
         if stored is not None:
@@ -86,11 +87,16 @@ def _decode_to_file(dataset: Dataset, pairs: list, path: Path, shape: tuple, pro
     return np.load(path, mmap_mode="r")
 
 
-def _cache_path(dataset: Dataset, split: str, image_size: int, pairs: list) -> Path | None:
+def split_digest(dataset: Dataset, split: str) -> str:
+    """Return a short SHA-256 digest of a split's (path, label) items, the cache key of data derived from them."""
+    pairs = [list(pair) for pair in dataset.items.get(split, [])]
+    return hashlib.sha256(json.dumps(pairs).encode()).hexdigest()[:8]
+
+
+def _cache_path(dataset: Dataset, split: str, image_size: int) -> Path | None:
     if dataset.folder is None:
         return None
-    items_digest = hashlib.sha256(json.dumps(pairs).encode()).hexdigest()[:8]
-    return dataset.folder / "cache" / f"{split}_{image_size}_{items_digest}_images.npy"
+    return dataset.folder / CACHE_FOLDER / f"{split}_{image_size}_{split_digest(dataset, split)}_images.npy"
 
 
 def _decode_split(dataset: Dataset, pairs: list[tuple[str, int]], images: np.ndarray, progress: ProgressCallback | None) -> None:

@@ -18,7 +18,6 @@ would trade that variety for speed.
 """
 
 import hashlib
-import json
 import logging
 import os
 import uuid
@@ -27,6 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
+from tl_core.dataset_arrays import CACHE_FOLDER, split_digest
 from tl_core.npy_files import load_checked
 
 log = logging.getLogger(__name__)
@@ -40,7 +40,6 @@ FEATURE_BATCH_SIZE = 64  # maximum images per extraction batch
 # each run left 1400-1830 MB of RSS and took 29-42 s. With 20-image batches,
 # each run left 1030-1100 MB and took 21-42 s.
 FEATURE_BATCH_PIXELS = 64 * 128 * 128
-CACHE_FOLDER = "cache"
 CACHE_FORMAT = 1  # bump when the stored features change meaning
 HEAD_MODEL_NAME = "head_on_features"
 
@@ -175,7 +174,7 @@ def cache_path(dataset, split: str, backbone: str, image_size: int, weights: str
     """Return the .npy file for one split's features, or None for a dataset without a folder."""
     if dataset.folder is None:
         return None
-    name = f"features_v{CACHE_FORMAT}_{backbone}_{image_size}_{weights}_{split}_{_items_digest(dataset, split)}.npy"
+    name = f"features_v{CACHE_FORMAT}_{backbone}_{image_size}_{weights}_{split}_{split_digest(dataset, split)}.npy"
     return Path(dataset.folder) / CACHE_FOLDER / name
 
 
@@ -190,15 +189,10 @@ def has_stored_features(dataset, backbone: str, image_size: int) -> bool:
         return False
     folder = Path(dataset.folder) / CACHE_FOLDER
     for split, pairs in dataset.items.items():
-        pattern = f"features_v{CACHE_FORMAT}_{backbone}_{image_size}_*_{split}_{_items_digest(dataset, split)}.npy"
+        pattern = f"features_v{CACHE_FORMAT}_{backbone}_{image_size}_*_{split}_{split_digest(dataset, split)}.npy"
         if pairs and not any(folder.glob(pattern)):
             return False
     return True
-
-
-def _items_digest(dataset, split: str) -> str:
-    pairs = [list(pair) for pair in dataset.items.get(split, [])]
-    return hashlib.sha256(json.dumps(pairs).encode()).hexdigest()[:8]
 
 
 def load_or_extract(extractor, image_sets: dict, paths: dict, progress=None, should_stop=None) -> tuple[dict, list]:

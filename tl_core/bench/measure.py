@@ -187,6 +187,7 @@ def memory_child(request: dict) -> dict:
     stored features before each run, so that every run extracts them again).
     """
     from tl_core import fitting
+    from tl_core.dataset_arrays import CACHE_FOLDER
     from tl_core.datasets import open_dataset
     from tl_core.training import TrainConfig
 
@@ -201,7 +202,7 @@ def memory_child(request: dict) -> dict:
     rss_after, seconds, peak_first = [], [], None
     for index in range(request["runs"]):
         if not request["reuse_features"]:
-            for path in (Path(dataset.folder) / "cache").glob("features_*.npy"):
+            for path in (Path(dataset.folder) / CACHE_FOLDER).glob("features_*.npy"):
                 path.unlink()
         run = time_run(config, dataset, data_root / "runs" / f"memory-{index + 1}")
         seconds.append(run["seconds"])
