@@ -87,6 +87,11 @@ def write_legacy_name_zip(path: Path, files: dict[str, bytes], encoding: str) ->
         for name, data in files.items():
             archive.writestr(placeholders[name].decode("ascii"), data)
 
+    return _replace_placeholders(path, placeholders, encoded)
+
+
+def _replace_placeholders(path: Path, placeholders: dict[str, bytes], encoded: dict[str, bytes]) -> Path:
+    """Replace each name's ASCII placeholder in the zip at `path` by its encoded bytes, in both headers."""
     content = path.read_bytes()
     for name, raw in encoded.items():
         assert content.count(placeholders[name]) == 2, "placeholder must appear in both headers"
@@ -174,12 +179,7 @@ def write_unicode_path_zip(path: Path, files: dict[str, bytes], encoding: str) -
             info.extra = struct.pack("<HH", 0x7075, len(field_data)) + field_data
             archive.writestr(info, data)
 
-    content = path.read_bytes()
-    for name, raw in encoded.items():
-        assert content.count(placeholders[name]) == 2, "placeholder must appear in both headers"
-        content = content.replace(placeholders[name], raw)
-    path.write_bytes(content)
-    return path
+    return _replace_placeholders(path, placeholders, encoded)
 
 
 def png16_bytes(values: np.ndarray) -> bytes:
