@@ -277,7 +277,7 @@ def check_language_switch(page) -> None:
     expect(chosen_runs.get_by_text("MobileNet v1 (1.0)", exact=False)).to_have_count(1)
 
     open_page(page, "训练")
-    # A selectbox shows its value in the value of its combobox input.
+    # A selectbox shows its value as the value of its combobox input, not as text.
     mode = by_key(page, "train.mode.mobilenet.zh").get_by_role("combobox")
     expect(mode).to_have_value("冻结")
     choose_option(mode, "微调顶部 K 个模块")

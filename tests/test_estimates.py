@@ -16,7 +16,7 @@ def store_features(dataset, backbone: str, image_size: int) -> None:
         np.save(path, np.zeros((len(pairs), 4), np.float32))
 
 
-def test_frozen_estimate_drops_extraction_once_stored(colour_dataset_dir, tmp_path):
+def test_frozen_estimate_with_stored_features(colour_dataset_dir, tmp_path):
     dataset = open_dataset(colour_dataset_dir, data_root=tmp_path / "data")
     spec = BACKBONES["mobilenet_v2"]
     config = TrainConfig(backbone="mobilenet_v2", mode="frozen", image_size=224, epochs=10)

@@ -27,7 +27,7 @@ logger = logging.getLogger(__name__)
 ProgressCallback = Callable[[int, int], None]
 
 DECODE_THREADS = min(8, os.cpu_count() or 1)
-CACHE_FOLDER = "cache"  # in a dataset's folder: decoded images and backbone features
+CACHE_FOLDER = "cache"  # sub-folder of a dataset's folder that contains decoded images and features
 
 
 def load_split(
@@ -63,8 +63,8 @@ def load_split(
         try:
             return _decode_to_file(dataset, pairs, images_path, shape, progress), labels
         except OSError as error:
-            # The cache only saves time: a full disk or read-only folder does not fail the run.
-            logger.warning("Could not write image cache %s (%s); decoding into memory", images_path, error)
+            # The cache only saves time, so a full disk or read-only folder does not fail the run.
+            logger.warning("Failed to write image cache %s: %s. Decoding into memory instead.", images_path, error)
     images = np.empty(shape, dtype=np.uint8)
     _decode_split(dataset, pairs, images, progress)
     return images, labels

@@ -36,7 +36,7 @@ log = logging.getLogger(__name__)
 
 PIPELINE_THREADS = 2  # batches prepared at once; numpy_function needs the GIL, so more rarely help
 PIPELINE_PREFETCH = 2  # batches ready ahead of the model
-# Decoding reports every image; the Train page redraws once per second, so
+# Decoding reports every image. The Train page redraws once per second, so
 # more than 10 events per second would only grow events.jsonl.
 PHASE_EVENT_INTERVAL = 0.1
 

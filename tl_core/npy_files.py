@@ -9,10 +9,12 @@ log = logging.getLogger(__name__)
 
 
 def load_checked(path: Path | None, shape: tuple, dtype, mmap_mode: str | None = None) -> np.ndarray | None:
-    """Load the array stored at `path`, or return None when it is missing, unreadable or not of `shape` and `dtype`.
+    """Load the array stored at `path` if it is usable, else return None.
 
-    With `mmap_mode` (as for `numpy.load`), the array is a memory map of the file.
-    A file that cannot be used is logged and left for the caller to replace.
+    A file is unusable when it is missing, unreadable, or not of `shape` and
+    `dtype`. With `mmap_mode` (as for `numpy.load`), the array is a memory
+    map of the file. An unusable file is logged and left for the caller to
+    replace.
     """
     if path is None or not path.is_file():
         return None

@@ -38,7 +38,7 @@ def requested_threads() -> int | None:
         return None
     if not (requested.isdigit() and int(requested) >= 1):
         raise ConfigError(
-            f"{THREADS_ENV} must be a whole number of threads, 1 or more; received {requested!r}. "
+            f"{THREADS_ENV} must be a whole number of threads, 1 or more, but received {requested!r}. "
             "Fix it or unset it to use every usable core."
         )
     return int(requested)
@@ -51,5 +51,8 @@ def requested_distribution(name: str | None = None) -> str:
     """
     name = name or os.environ.get(DISTRIBUTION_ENV) or "auto"
     if name not in DISTRIBUTIONS:
-        raise ConfigError(f"{DISTRIBUTION_ENV} must be one of {', '.join(DISTRIBUTIONS)}; received {name!r}.")
+        raise ConfigError(
+            f"{DISTRIBUTION_ENV} must be one of {', '.join(DISTRIBUTIONS)}, but received {name!r}. "
+            "Fix it or unset it to use auto."
+        )
     return name
